@@ -1,0 +1,38 @@
+# Two commands that work on a fresh machine:
+#   make book   build the book into _build/html (strict: warnings are errors)
+#   make test   lint, then every test tier (fast tests, notebook execution + strict build, browser check)
+# Both create the virtual environment .venv and install requirements.txt first.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: book test test-fast lint bench clean
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade --quiet pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+book: $(STAMP)
+	$(PY) scripts/build_book.py
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check nets tests bench
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow" -q
+
+test: lint
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) bench/models.py
+	$(PY) bench/data.py
+	$(PY) bench/train.py
+
+clean:
+	rm -rf _build

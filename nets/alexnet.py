@@ -1,0 +1,1 @@
+"""alexnet: being written."""

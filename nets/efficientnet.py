@@ -1,0 +1,1 @@
+"""efficientnet: being written."""

@@ -1,0 +1,1 @@
+"""inception: being written."""

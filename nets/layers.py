@@ -1,0 +1,149 @@
+"""Blocks that several families share.
+
+Each block is small and named for what it is, so that a model built from them prints
+like the paper's figure: ``ConvBNAct`` (conv -> BatchNorm -> activation), ``SqueezeExcite``,
+``StochasticDepth``, ``Parallel`` (the Inception idea: branches side by side, outputs
+concatenated), and the input-size guard every model calls first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+__all__ = [
+    "ConvBNAct",
+    "Parallel",
+    "SqueezeExcite",
+    "StochasticDepth",
+    "check_input_size",
+    "make_divisible",
+]
+
+
+def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
+    """Round a channel count to the nearest multiple of ``divisor`` without losing more than 10%.
+
+    This is the rounding MobileNet and EfficientNet use (and torchvision's ``_make_divisible``).
+    """
+    min_value = divisor if min_value is None else min_value
+    rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
+    if rounded < 0.9 * value:
+        rounded += divisor
+    return rounded
+
+
+class ConvBNAct(nn.Sequential):
+    """Convolution, then BatchNorm, then an activation: the brick of every modern CNN.
+
+    The convolution has no bias (BatchNorm's shift does that job). ``padding`` defaults to
+    "same" for odd kernels at stride 1 (``kernel_size // 2``). Pass ``act=None`` for no activation.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, int] = 3,
+        stride: int = 1,
+        padding: int | tuple[int, int] | None = None,
+        groups: int = 1,
+        act: Callable[[], nn.Module] | None = nn.ReLU,
+        bn_eps: float = 1e-5,
+        bn_momentum: float = 0.1,
+    ) -> None:
+        if padding is None:
+            if isinstance(kernel_size, int):
+                padding = kernel_size // 2
+            else:
+                padding = (kernel_size[0] // 2, kernel_size[1] // 2)
+        layers: dict[str, nn.Module] = {
+            "conv": nn.Conv2d(
+                in_channels, out_channels, kernel_size, stride, padding, groups=groups, bias=False
+            ),
+            "bn": nn.BatchNorm2d(out_channels, eps=bn_eps, momentum=bn_momentum),
+        }
+        if act is not None:
+            layers["act"] = act()
+        super().__init__(*[])
+        for name, layer in layers.items():
+            self.add_module(name, layer)
+        self.out_channels = out_channels
+
+
+class Parallel(nn.Module):
+    """Run branches side by side on the same input and concatenate their outputs along channels.
+
+    This is the Inception module's one idea, kept in one place; the families name the branches
+    (``branch1x1``, ``branch3x3``, ``branch_pool``...) so a printed model reads like the paper's figure.
+    """
+
+    def __init__(self, **branches: nn.Module) -> None:
+        super().__init__()
+        for name, branch in branches.items():
+            self.add_module(name, branch)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([branch(x) for branch in self.children()], dim=1)
+
+
+class SqueezeExcite(nn.Module):
+    """Squeeze-and-excitation (Hu et al., 2017): reweight channels by a gate computed from their means."""
+
+    def __init__(
+        self,
+        channels: int,
+        squeeze_channels: int,
+        act: Callable[[], nn.Module] = nn.SiLU,
+    ) -> None:
+        super().__init__()
+        self.squeeze = nn.AdaptiveAvgPool2d(1)
+        self.reduce = nn.Conv2d(channels, squeeze_channels, 1)
+        self.act = act()
+        self.expand = nn.Conv2d(squeeze_channels, channels, 1)
+        self.gate = nn.Sigmoid()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        scale = self.gate(self.expand(self.act(self.reduce(self.squeeze(x)))))
+        return x * scale
+
+
+class StochasticDepth(nn.Module):
+    """Drop a residual branch for a whole sample with probability ``p`` while training (Huang et al., 2016).
+
+    Surviving samples are scaled by ``1 / (1 - p)`` so the expected output is unchanged; at
+    evaluation time the block is the identity.
+    """
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"StochasticDepth: drop probability must be in [0, 1), got {p}")
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        keep = 1.0 - self.p
+        mask = torch.empty((x.shape[0],) + (1,) * (x.ndim - 1), dtype=x.dtype, device=x.device)
+        return x * mask.bernoulli_(keep).div_(keep)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+def check_input_size(x: torch.Tensor, min_size: int, model_name: str) -> None:
+    """Raise a clear ``ValueError`` for an input a model cannot take, instead of a shape error deep inside."""
+    if x.ndim != 4:
+        raise ValueError(
+            f"{model_name} expects a batch of images shaped (N, 3, H, W); got a tensor of shape "
+            f"{tuple(x.shape)}. Add a batch dimension with x.unsqueeze(0) for a single image."
+        )
+    height, width = x.shape[-2:]
+    if height < min_size or width < min_size:
+        raise ValueError(
+            f"{model_name} needs an input of at least {min_size}x{min_size} pixels; got {height}x{width}. "
+            f"Resize the image (e.g. torchvision.transforms.Resize({min_size})) or pick a smaller model."
+        )

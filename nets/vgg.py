@@ -1,0 +1,1 @@
+"""vgg: being written."""
