@@ -62,9 +62,7 @@ def entry(name: str) -> ModelEntry:
         return _MODELS[key]
     close = difflib.get_close_matches(key, list(_MODELS), n=1, cutoff=0.5)
     hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise ValueError(
-        f"unknown model {name!r}.{hint} Valid names: {', '.join(_MODELS)}."
-    )
+    raise ValueError(f"unknown model {name!r}.{hint} Valid names: {', '.join(_MODELS)}.")
 
 
 def build(name: str, num_classes: int = 1000, *, pretrained: bool = False, **options) -> nn.Module:

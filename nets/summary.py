@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-__all__ = ["count_macs", "count_params"]
+__all__ = ["PaperTable", "count_macs", "count_params", "layer_summary", "paper_table"]
 
 
 def count_params(model: nn.Module, trainable_only: bool = False) -> int:
@@ -44,3 +44,114 @@ def count_macs(model: nn.Module, input_size: Sequence[int] = (1, 3, 224, 224)) -
     finally:
         model.train(was_training)
     return counter.get_total_flops() // 2
+
+
+def _default_input_size(model: nn.Module) -> tuple[int, int, int, int]:
+    from .registry import entry
+
+    name = getattr(model, "name", None)
+    size = entry(name).default_size if isinstance(name, str) else 224
+    return (1, 3, size, size)
+
+
+def layer_summary(model: nn.Module, input_size: Sequence[int] | None = None, depth: int = 3):
+    """torchinfo's layer-by-layer table: output shape, parameters and mult-adds of every layer.
+
+    ``input_size`` defaults to the model's reference resolution. The result prints as the table.
+    """
+    import torchinfo
+
+    size = tuple(input_size) if input_size is not None else _default_input_size(model)
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else "cpu"
+    was_training = model.training
+    try:
+        return torchinfo.summary(
+            model,
+            input_size=size,
+            depth=depth,
+            col_names=("output_size", "num_params", "mult_adds"),
+            row_settings=("var_names",),
+            device=device,
+            mode="eval",
+            verbose=0,
+        )
+    finally:
+        model.train(was_training)
+
+
+class PaperTable:
+    """Ours vs the paper vs the reference implementation, with how each number was measured.
+
+    ``frame`` is a pandas DataFrame (rows: parameters, GMACs, top-1, top-5); ``notes`` says where the
+    paper's and the reference's numbers come from. Renders as an HTML table in notebooks.
+    """
+
+    def __init__(self, name: str, frame, notes: list[str]) -> None:
+        self.name, self.frame, self.notes = name, frame, notes
+
+    def _repr_html_(self) -> str:
+        notes = "".join(f"<li>{n}</li>" for n in self.notes)
+        return f"{self.frame.to_html(na_rep='—', escape=True)}<ul style='font-size:90%'>{notes}</ul>"
+
+    def __repr__(self) -> str:
+        return f"{self.frame.to_string(na_rep='—')}\n" + "\n".join(f"- {n}" for n in self.notes)
+
+
+def _agreement(ours: float, ref: float | None, exact: bool) -> str:
+    if ref is None:
+        return "—"
+    if exact and ours == ref:
+        return "exact"
+    return f"{100 * (ours - ref) / ref:+.2f}%"
+
+
+def paper_table(name: str, model: nn.Module | None = None) -> PaperTable:
+    """Params and MACs of ``nets``' model (computed now) beside the paper's and the reference's numbers.
+
+    MACs are counted at the reference implementation's evaluation crop (the model's default size where
+    there is no reference). Accuracies are the reported ones: ours would equal the reference's with its
+    weights loaded, because the logits are equal (see ``nets.pretrained``).
+    """
+    import pandas as pd
+
+    from .cards import card
+    from .registry import build
+
+    c = card(name)
+    model = build(c.name) if model is None else model
+    crop = c.ref_crop or c.default_size
+    params = count_params(model)
+    gmacs = count_macs(model, (1, 3, crop, crop)) / 1e9
+    paper_params = None if c.paper_params_m is None else c.paper_params_m * 1e6
+    ref = c.ref_source or "reference"
+    frame = pd.DataFrame(
+        {
+            "nets (computed now)": [f"{params:,}", f"{gmacs:.3f}", None, None],
+            "paper": [
+                None if paper_params is None else f"{c.paper_params_m:g} M",
+                None if c.paper_gmacs is None else f"{c.paper_gmacs:g}",
+                None if c.paper_top1 is None else f"{c.paper_top1:.2f}",
+                None if c.paper_top5 is None else f"{c.paper_top5:.2f}",
+            ],
+            "reference implementation": [
+                None if c.ref_params is None else f"{c.ref_params:,}",
+                None if c.ref_gmacs is None else f"{c.ref_gmacs:.3f}",
+                None if c.ref_top1 is None else f"{c.ref_top1:.3f}",
+                None if c.ref_top5 is None else f"{c.ref_top5:.3f}",
+            ],
+            "nets vs reference": [
+                _agreement(params, c.ref_params, exact=True),
+                _agreement(gmacs, c.ref_gmacs, exact=False),
+                None,
+                None,
+            ],
+        },
+        index=["parameters", f"GMACs @ {crop}px", "top-1 accuracy %", "top-5 accuracy %"],
+    )
+    notes = [f"Paper: {c.paper}. {c.paper_eval}."]
+    if c.ref_source:
+        notes.append(f"Reference: {ref}, evaluated at a {crop}px crop (single crop, ImageNet val).")
+    if c.note:
+        notes.append(f"Note: {c.note}.")
+    return PaperTable(c.name, frame, notes)
