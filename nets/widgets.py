@@ -1,0 +1,223 @@
+"""Widgets that work in two places: live in Jupyter or Colab, and frozen into the rendered book.
+
+A chapter writes::
+
+    def draw(kernel_size):
+        fig, ax = plt.subplots(figsize=(5, 3))
+        ...                                   # draw, don't plt.show()
+
+    nets.widgets.explore(draw, kernel_size=[3, 5, 7, 11])
+
+The static book has no kernel, so in the book build (``NETS_BOOK_BUILD=1``, set by
+``scripts/build_book.py``) ``explore`` draws every option ahead of time into a ``widgets.Output``,
+stacks the outputs in a ``widgets.Stack`` and ties the control to ``stack.selected_index`` with
+``widgets.jsdlink``: a JavaScript link, so the saved page switches in the browser. A Python-side
+``observe`` would need the kernel. Two parameters become nested stacks (one per value of the first,
+each over the second), because two controls cannot be linked into one index without code.
+
+In a live kernel the control is a free slider (or a text box for strings) and each value is drawn
+on demand, so any value in the range works, not only the listed ones.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import traceback
+import warnings
+from collections.abc import Callable, Sequence
+from numbers import Integral, Real
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+from IPython.display import Image
+from matplotlib.figure import Figure
+
+__all__ = ["BOOK_BUILD_ENV", "MAX_OUTPUTS", "Explorer", "explore"]
+
+BOOK_BUILD_ENV = "NETS_BOOK_BUILD"  # scripts/build_book.py sets it to "1" for the executing kernels
+MAX_OUTPUTS = 48  # precomputed outputs per widget: each figure adds ~20-30 KB to the page
+_PNG_WARN_BYTES = 60_000
+
+
+class Explorer(widgets.VBox):
+    """What ``explore`` returns: the controls above the view they switch.
+
+    ``controls`` maps each parameter to its control, ``view`` is the ``Stack`` (static) or the
+    ``Output`` (live), ``links`` holds the JavaScript links (empty when live).
+    """
+
+    def __init__(self, controls: dict[str, widgets.Widget], view: widgets.Widget, links: list, live: bool):
+        super().__init__([*controls.values(), view])
+        self.add_class("nets-explore")  # the browser test finds the widget by this class
+        self.controls, self.view, self.links, self.live = controls, view, links, live
+
+
+def explore(
+    render: Callable[..., object], *, live: bool | None = None, dpi: int = 72, **params: Sequence[object]
+) -> Explorer:
+    """Show ``render(**values)`` for one or two parameters, each with its list of options.
+
+    ``render`` draws a matplotlib figure (left open or returned; it is captured as a PNG at ``dpi``
+    and closed) or returns something to display: an ``IPython.display.HTML``, a DataFrame, a str.
+    ``live=None`` picks by itself: live in a Jupyter/Colab kernel, static in the book build and
+    outside a kernel. Fix other arguments with ``functools.partial`` or a lambda.
+    """
+    if not callable(render):
+        raise TypeError(f"explore needs a function to draw with, got {type(render).__name__}")
+    if not 1 <= len(params) <= 2:
+        raise ValueError(
+            f"explore varies one or two parameters, given as name=[options...]; got {len(params)}"
+            f" ({', '.join(params) or 'none'}). Fix the others with functools.partial or a lambda."
+        )
+    for name, options in params.items():
+        if isinstance(options, str | bytes) or not isinstance(options, Sequence) or len(options) == 0:
+            raise ValueError(
+                f"{name}= must be a non-empty list of options, e.g. {name}=[3, 5, 7]; got {options!r}"
+            )
+        labels = [str(o) for o in options]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"{name}= has options that print the same ({labels}); make each one distinct")
+    count = 1
+    for options in params.values():
+        count *= len(options)
+    if live is None:
+        live = _kernel_is_live()
+    if live:
+        return _live(render, params, dpi)
+    if count > MAX_OUTPUTS:
+        raise ValueError(
+            f"explore would precompute {count} outputs into the page (at most {MAX_OUTPUTS}, ~25 KB each);"
+            " give fewer options"
+        )
+    return _static(render, params, dpi)
+
+
+def _kernel_is_live() -> bool:
+    """True in a Jupyter/Colab kernel a reader drives; False in the book build or plain Python."""
+    if os.environ.get(BOOK_BUILD_ENV) == "1":
+        return False
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    return getattr(shell, "kernel", None) is not None
+
+
+def _static(render: Callable[..., object], params: dict[str, Sequence[object]], dpi: int) -> Explorer:
+    (first, options), *rest = params.items()
+    controls = {name: _selector(name, opts) for name, opts in params.items()}
+    if not rest:
+        view = widgets.Stack([_draw(render, {first: v}, dpi) for v in options], selected_index=0)
+        links = [widgets.jsdlink((controls[first], "index"), (view, "selected_index"))]
+        return Explorer(controls, view, links, live=False)
+    second, options2 = rest[0]
+    inner = [
+        widgets.Stack([_draw(render, {first: a, second: b}, dpi) for b in options2], selected_index=0)
+        for a in options
+    ]
+    view = widgets.Stack(inner, selected_index=0)
+    links = [widgets.jsdlink((controls[first], "index"), (view, "selected_index"))]
+    links += [widgets.jsdlink((controls[second], "index"), (stack, "selected_index")) for stack in inner]
+    return Explorer(controls, view, links, live=False)
+
+
+def _live(render: Callable[..., object], params: dict[str, Sequence[object]], dpi: int) -> Explorer:
+    controls = {name: _free_control(name, options) for name, options in params.items()}
+    out = widgets.Output()
+
+    def values() -> dict[str, object]:
+        return {name: control.value for name, control in controls.items()}
+
+    def update(_change: object = None) -> None:
+        out.outputs = ()
+        try:
+            _show(out, render, values(), dpi)
+        except Exception:  # an observer's exception is lost in the kernel log: show it to the reader
+            out.append_stderr(traceback.format_exc())
+
+    _show(out, render, values(), dpi)  # the first drawing raises, so a broken chapter cell fails
+    for control in controls.values():
+        control.observe(update, names="value")
+    return Explorer(controls, out, [], live=True)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def _selector(name: str, options: Sequence[object]) -> widgets.Widget:
+    """A control whose ``index`` picks an option: a slider for numbers, buttons otherwise."""
+    labelled = [(str(o), o) for o in options]
+    style = {"description_width": "initial"}
+    if all(_is_number(o) for o in options):
+        return widgets.SelectionSlider(options=labelled, description=name.replace("_", " "), style=style)
+    return widgets.ToggleButtons(options=labelled, description=name.replace("_", " "), style=style)
+
+
+def _free_control(name: str, options: Sequence[object]) -> widgets.Widget:
+    """A control that takes any value: a slider over the options' range, a text box for strings."""
+    label, first = name.replace("_", " "), options[0]
+    common = {"description": label, "style": {"description_width": "initial"}, "continuous_update": False}
+    if all(_is_number(o) and isinstance(o, Integral) for o in options):
+        return widgets.IntSlider(value=int(first), min=int(min(options)), max=int(max(options)), **common)
+    if all(_is_number(o) for o in options):
+        low, high = float(min(options)), float(max(options))
+        step = (high - low) / 100 or 0.1
+        return widgets.FloatSlider(value=float(first), min=low, max=high, step=step, **common)
+    if all(isinstance(o, str) for o in options):
+        return widgets.Combobox(value=first, options=list(options), ensure_option=False, **common)
+    return widgets.Dropdown(options=[(str(o), o) for o in options], description=label, style=common["style"])
+
+
+def _draw(render: Callable[..., object], values: dict[str, object], dpi: int) -> widgets.Output:
+    out = widgets.Output()
+    _show(out, render, values, dpi)
+    return out
+
+
+def _show(out: widgets.Output, render: Callable[..., object], values: dict[str, object], dpi: int) -> None:
+    """Append what ``render(**values)`` draws or returns to ``out``; close every figure it opened.
+
+    Outputs are appended to the widget directly instead of captured with ``with out:`` from the kernel's
+    messages: the PNG size is ours to choose, the same code works without a kernel, and nbclient (the
+    book build's executor) would overwrite appended outputs with captured ones. Printed text and
+    warnings are captured here for the same reason.
+    """
+    before = set(plt.get_fignums())
+    figures: list[Figure] = []
+    stdout, stderr = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            result = render(**values)
+        figures = [plt.figure(n) for n in plt.get_fignums() if n not in before]
+        if isinstance(result, Figure) and result not in figures:
+            figures.append(result)
+        for fig in figures:
+            out.append_display_data(Image(data=_png(fig, dpi), format="png"))
+    finally:
+        for n in set(plt.get_fignums()) - before:
+            plt.close(n)
+        for fig in figures:
+            plt.close(fig)
+    if stdout.getvalue():
+        out.append_stdout(stdout.getvalue())
+    if stderr.getvalue():
+        out.append_stderr(stderr.getvalue())
+    if isinstance(result, str):
+        out.append_stdout(result if result.endswith("\n") else result + "\n")
+    elif result is not None and not isinstance(result, Figure):
+        out.append_display_data(result)
+
+
+def _png(fig: Figure, dpi: int) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+    data = buffer.getvalue()
+    if len(data) > _PNG_WARN_BYTES:
+        warnings.warn(
+            f"a {len(data) // 1000} KB figure is embedded in the page once per option; "
+            "use a smaller figsize or a lower dpi= to keep the page light",
+            stacklevel=4,
+        )
+    return data

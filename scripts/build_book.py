@@ -1,0 +1,382 @@
+"""Build the book into _build/html: `make book` runs this.
+
+    .venv/bin/python scripts/build_book.py              # strict build (-W -n --keep-going), all pages
+    .venv/bin/python scripts/build_book.py --fresh      # re-execute every chapter
+    .venv/bin/python scripts/build_book.py --sync-setup-cells   # copy book/_setup_cell.py into chapters
+
+Around `jupyter-book build` it does three things Jupyter Book does not:
+
+1. Serves the widget JavaScript from the site. The pinned require.js and @jupyter-widgets/html-manager
+   are fetched once from the npm registry (`npm pack`), checked against their sha512, cached in
+   ~/.cache/imagenet-contenders/npm, and copied to _build/site-extra/widgets/, which _config.yml
+   publishes with `html_extra_path` and points myst-nb's `nb_ipywidgets_js` at. No CDN, and not
+   under _static/, whose every .js file Jupyter Book loads on every page.
+2. Keeps the execution cache honest. jupyter-cache re-executes a chapter when its code changes but
+   cannot see `nets/`: the cache is wiped when nets/**/*.py, pyproject.toml, requirements.txt, the
+   versions of the main libraries or the NETS_* environment variables change. ("execute_notebooks:
+   force" would be simpler, but would re-run every chapter, training included, for a typo in prose.)
+3. Marks the kernels as the book build (NETS_BOOK_BUILD=1), so `nets.widgets` precomputes widget
+   outputs for the static page, and checks the result: no page may load widget code from a CDN.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = ROOT / "_build"
+HTML = BUILD / "html"
+SITE_EXTRA = BUILD / "site-extra"  # html_extra_path in _config.yml: copied into the site's root
+EXECUTION_CACHE = BUILD / ".jupyter_cache"
+FINGERPRINT = BUILD / ".execution-fingerprint"
+BUILD_STAMP = HTML / ".build-stamp"
+SETUP_CELL = ROOT / "book" / "_setup_cell.py"
+NPM_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "imagenet-contenders" / "npm"
+BOOK_BUILD_ENV = "NETS_BOOK_BUILD"  # the same name as nets.widgets.BOOK_BUILD_ENV (a test checks)
+WIDGET_WORDS = ("jupyter-widgets", "require", "embed-amd", "html-manager")
+VERSIONED = ("torch", "torchvision", "timm", "numpy", "matplotlib", "ipywidgets", "ipykernel")
+
+
+@dataclass(frozen=True)
+class NpmPackage:
+    """A pinned npm package and the files the site takes from it."""
+
+    name: str
+    version: str
+    integrity: str  # the registry's "dist.integrity": sha512 of the tarball, base64
+    members: tuple[str, ...]  # regular expressions for paths inside the tarball
+    folder: str  # where the matching files go in the site, flattened
+
+    @property
+    def tarball_name(self) -> str:
+        return f"{self.name.lstrip('@').replace('/', '-')}-{self.version}.tgz"
+
+    @property
+    def url(self) -> str:
+        return f"https://registry.npmjs.org/{self.name}/-/{self.name.split('/')[-1]}-{self.version}.tgz"
+
+
+# html-manager 1.0.x is the embedder of ipywidgets 8 (@jupyter-widgets/base 6, controls 5: the versions
+# jupyterlab_widgets 3.0 ships). embed-amd.js needs an AMD loader on the page: require.js. The fonts
+# are Font Awesome's, which the widget CSS asks for beside the html-manager module.
+REQUIREJS = NpmPackage(
+    "requirejs",
+    "2.3.8",
+    "sha512-7/cTSLOdYkNBNJcDMWf+luFvMriVm7eYxp4BcFCsAX0wF421Vyce5SXP17c+Jd5otXKGNehIonFlyQXSowL6Mw==",
+    (r"package/require\.js",),
+    "widgets/requirejs-2.3.8",
+)
+HTML_MANAGER = NpmPackage(
+    "@jupyter-widgets/html-manager",
+    "1.0.15",
+    "sha512-5thBIV6ymNgmPVOHvzx+gGy8ZSKmSazhtGw4/c4xJDVzRhG9PTeQsRjF3FUTopvFi//SABeNz1yp47bCrJ3CQA==",
+    (r"package/dist/embed-amd\.js", r"package/dist/[0-9a-f]+\.(woff2|woff|ttf)"),
+    "widgets/html-manager-1.0.15",
+)
+# embed-amd.js locates its fonts from its AMD module id ("@jupyter-widgets/html-manager/dist/..."),
+# which require.js would resolve against the page's folder: map the id to the folder we serve.
+REQUIRE_CONFIG = f"""// Written by scripts/build_book.py: where the widget manager's AMD modules live on this site.
+(function () {{
+  var here = document.currentScript.src.replace(/[^/]*$/, "");
+  window.require.config({{ paths: {{ "@jupyter-widgets/html-manager/dist": here + "{HTML_MANAGER.folder.split("/")[-1]}" }} }});
+}})();
+"""
+# The scripts a page with widgets loads, in order; _config.yml's nb_ipywidgets_js lists them (a test checks).
+WIDGET_SCRIPTS = (
+    f"{REQUIREJS.folder}/require.js",
+    "widgets/config.js",
+    f"{HTML_MANAGER.folder}/embed-amd.js",
+)
+
+
+def _sri(data: bytes) -> str:
+    return "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode()
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, prefix=f".{path.name}.") as tmp:
+        tmp.write(data)
+    os.chmod(tmp.name, 0o644)  # readable by a web server, like any file we did not write this way
+    os.replace(tmp.name, path)
+
+
+def fetch_tarball(package: NpmPackage, cache: Path = NPM_CACHE) -> Path:
+    """The package tarball, from the cache or the npm registry; raises if its sha512 is not the pinned one."""
+    path = cache / package.tarball_name
+    spec = f"{package.name}@{package.version}"
+    if not path.exists():
+        print(f"fetching {spec} from the npm registry into {cache}", flush=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            npm = shutil.which("npm")
+            try:
+                if npm:
+                    pack = [npm, "pack", spec, "--pack-destination", tmp, "--silent"]
+                    subprocess.run(pack, check=True, stdout=subprocess.DEVNULL)
+                    data = (Path(tmp) / package.tarball_name).read_bytes()
+                else:
+                    with urllib.request.urlopen(package.url, timeout=60) as response:
+                        data = response.read()
+            except (OSError, subprocess.CalledProcessError) as error:
+                raise RuntimeError(
+                    f"could not fetch {spec} ({error}). The first build needs the npm registry; later "
+                    f"builds use the cache. Or download {package.url} to {path} by hand."
+                ) from error
+        _write_atomic(path, data)
+    actual = _sri(path.read_bytes())
+    if actual != package.integrity:
+        raise RuntimeError(
+            f"{path} has checksum {actual}, not the pinned {package.integrity}. Delete the file to fetch "
+            "it again; if the registry serves the same mismatch, do not use it."
+        )
+    return path
+
+
+def stage_widget_js(
+    cache: Path = NPM_CACHE,
+    site_extra: Path = SITE_EXTRA,
+    packages: tuple[NpmPackage, ...] = (REQUIREJS, HTML_MANAGER),
+) -> list[Path]:
+    """Put the pinned widget JavaScript where html_extra_path publishes it; return the files written."""
+    staged = []
+    shutil.rmtree(site_extra / "widgets", ignore_errors=True)
+    for package in packages:
+        with tarfile.open(fetch_tarball(package, cache)) as tar:
+            for pattern in package.members:
+                members = [m for m in tar.getmembers() if m.isfile() and re.fullmatch(pattern, m.name)]
+                if not members:
+                    raise RuntimeError(f"{package.name}@{package.version} has no file matching {pattern}")
+                for member in members:
+                    target = site_extra / package.folder / Path(member.name).name
+                    _write_atomic(target, tar.extractfile(member).read())
+                    staged.append(target)
+    config = site_extra / "widgets" / "config.js"
+    _write_atomic(config, REQUIRE_CONFIG.encode())
+    return [*staged, config]
+
+
+def execution_fingerprint(root: Path = ROOT) -> str:
+    """A hash of what chapter outputs depend on that jupyter-cache does not see."""
+    digest = hashlib.sha256()
+    files = sorted((root / "nets").rglob("*.py")) + [root / "pyproject.toml", root / "requirements.txt"]
+    for path in files:
+        if path.exists():
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    for name in VERSIONED:
+        try:
+            digest.update(f"{name}=={metadata.version(name)}\0".encode())
+        except metadata.PackageNotFoundError:
+            digest.update(f"{name} missing\0".encode())
+    digest.update(sys.version.encode())
+    for key in sorted(k for k in os.environ if k.startswith("NETS_") and k != BOOK_BUILD_ENV):
+        digest.update(f"{key}={os.environ[key]}\0".encode())
+    return digest.hexdigest()
+
+
+def invalidate_stale_cache(
+    cache: Path = EXECUTION_CACHE, stamp: Path = FINGERPRINT, fingerprint: str | None = None
+) -> bool:
+    """Wipe the execution cache if what it was computed with has changed; True if it was wiped."""
+    fingerprint = fingerprint or execution_fingerprint()
+    if stamp.exists() and stamp.read_text().strip() == fingerprint:
+        return False
+    wiped = cache.exists()
+    shutil.rmtree(cache, ignore_errors=True)
+    _write_atomic(stamp, fingerprint.encode())
+    return wiped
+
+
+def setup_cell_source() -> str:
+    """The canonical first code cell of every chapter."""
+    return SETUP_CELL.read_text().rstrip("\n")
+
+
+def toc_files(root: Path = ROOT) -> list[str]:
+    """Every page in _toc.yml, in order, as paths without suffix (e.g. "book/alexnet")."""
+    import yaml
+
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    pages = [toc["root"]]
+
+    def walk(entries: list[dict]) -> None:
+        for entry in entries:
+            if "file" in entry:
+                pages.append(entry["file"])
+            walk(entry.get("sections", []))
+            for part in entry.get("parts", []):
+                walk(part.get("chapters", []))
+
+    walk(toc.get("chapters", []))
+    for part in toc.get("parts", []):
+        walk(part.get("chapters", []))
+    return [str(Path(page).with_suffix("")) for page in pages]
+
+
+def chapters(root: Path = ROOT) -> list[Path]:
+    """The notebooks listed in _toc.yml, in reading order."""
+    return [root / f"{page}.ipynb" for page in toc_files(root) if (root / f"{page}.ipynb").exists()]
+
+
+def sync_setup_cells(root: Path = ROOT) -> list[Path]:
+    """Make every chapter's first code cell the canonical setup cell; return the notebooks changed."""
+    import nbformat
+
+    source, changed = setup_cell_source(), []
+    first_line = source.splitlines()[0]
+    for path in chapters(root):
+        nb = nbformat.read(path, as_version=4)
+        code = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
+        if code and nb.cells[code[0]].source == source:
+            continue
+        if code and nb.cells[code[0]].source.startswith(first_line):
+            nb.cells[code[0]].source = source  # an older version of the setup cell
+        else:
+            nb.cells.insert(code[0] if code else len(nb.cells), nbformat.v4.new_code_cell(source))
+        _write_atomic(path, (nbformat.writes(nb) + "\n").encode())
+        changed.append(path)
+    return changed
+
+
+def sources_hash(root: Path = ROOT) -> str:
+    """A hash of everything the built site is made from, for `ensure_built`."""
+    digest = hashlib.sha256(execution_fingerprint(root).encode())
+    files = [root / "_config.yml", root / "_toc.yml", Path(__file__)]
+    files += sorted(
+        p for p in (root / "book").rglob("*") if p.is_file() and ".ipynb_checkpoints" not in p.parts
+    )
+    for path in files:
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def ensure_built() -> Path:
+    """Build the book unless _build/html was built from exactly the current sources; return _build/html."""
+    if not (BUILD_STAMP.exists() and BUILD_STAMP.read_text().strip() == sources_hash()):
+        build()
+    return HTML
+
+
+def check_site(html: Path = HTML) -> list[str]:
+    """Problems a reader would meet: widget code from a CDN or from a file the site lacks."""
+    problems = []
+    for page in sorted(html.rglob("*.html")):
+        text, name = page.read_text(errors="replace"), page.relative_to(html)
+        sources = re.findall(r"<script[^>]*\ssrc=\"([^\"]+)\"", text)
+        for src in sources:
+            if not any(word in src for word in WIDGET_WORDS):
+                continue
+            if "://" in src or src.startswith("//"):
+                problems.append(f"{name} loads widget code from outside the site: {src}")
+            elif not (page.parent / src.split("?")[0]).resolve().is_file():
+                problems.append(f"{name} loads {src}, which the site lacks")
+        if "data-jupyter-widgets-cdn" in text:
+            problems.append(f"{name} points the widget manager at a CDN (data-jupyter-widgets-cdn)")
+        if "application/vnd.jupyter.widget-state+json" in text:
+            for script in WIDGET_SCRIPTS:
+                if not any(src.split("?")[0].endswith(script) for src in sources):
+                    problems.append(f"{name} has widgets but does not load {script}")
+    return problems
+
+
+def _jupyter_book() -> str:
+    beside = Path(sys.executable).with_name("jupyter-book")
+    found = str(beside) if beside.exists() else shutil.which("jupyter-book")
+    if not found:
+        raise SystemExit("jupyter-book is not installed: run `make book`, which installs requirements.txt")
+    return found
+
+
+def _execution_times(cache: Path = EXECUTION_CACHE) -> dict[str, float]:
+    """Seconds each chapter took to execute, from the jupyter-cache records of this build."""
+    from jupyter_cache import get_cache
+
+    if not cache.exists():
+        return {}
+    times = {}
+    for record in get_cache(cache).list_cache_records():
+        seconds = (record.data or {}).get("execution_seconds")
+        if seconds is not None:
+            times[Path(record.uri).name if getattr(record, "uri", None) else record.hashkey] = seconds
+    return times
+
+
+def build(fresh: bool = False) -> Path:
+    """Run the strict build; raise SystemExit with the reason if it fails. Returns _build/html."""
+    start = time.perf_counter()
+    if fresh:
+        shutil.rmtree(EXECUTION_CACHE, ignore_errors=True)
+    if invalidate_stale_cache():
+        print("nets/ or the environment changed since the last build: execution cache wiped", flush=True)
+    stage_widget_js()
+    shutil.rmtree(HTML, ignore_errors=True)  # no page of a removed chapter may survive
+    source_hash = sources_hash()
+    env = dict(os.environ)
+    env[BOOK_BUILD_ENV] = "1"
+    # The kernel's "python" is looked up on PATH (ipykernel's kernel.json): make it this interpreter's.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    env["NO_COLOR"] = "1"  # a plain log
+    command = [_jupyter_book(), "build", "--all", "-W", "-n", "--keep-going", str(ROOT)]
+    print("$", " ".join(command), flush=True)
+    log_lines = []
+    with subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as run:
+        assert run.stdout is not None
+        for line in run.stdout:
+            print(line, end="", flush=True)
+            log_lines.append(line)
+    _write_atomic(BUILD / "build.log", "".join(log_lines).encode())
+    warnings = [line.rstrip() for line in log_lines if "WARNING:" in line or "ERROR:" in line]
+    if run.returncode != 0 or warnings:
+        raise SystemExit(
+            f"the book build failed (exit code {run.returncode}, {len(warnings)} warnings/errors; "
+            f"the full log is {BUILD / 'build.log'}):\n" + "\n".join(warnings[:30])
+        )
+    problems = check_site()
+    if problems:
+        raise SystemExit("the built site has problems:\n" + "\n".join(problems))
+    pages = sorted(HTML.rglob("*.html"), key=lambda p: p.stat().st_size, reverse=True)
+    elapsed = time.perf_counter() - start
+    for name, seconds in sorted(_execution_times().items()):
+        print(f"executed {name} in {seconds:.1f} s")
+    print(f"largest page: {pages[0].relative_to(ROOT)} ({pages[0].stat().st_size / 1e3:.0f} kB)")
+    print(f"built {len(pages)} pages in {elapsed:.0f} s: open {HTML / 'index.html'}")
+    _write_atomic(BUILD_STAMP, source_hash.encode())
+    return HTML
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--fresh", action="store_true", help="wipe the execution cache: re-execute every chapter"
+    )
+    parser.add_argument(
+        "--sync-setup-cells",
+        action="store_true",
+        help="copy book/_setup_cell.py into every chapter, then stop",
+    )
+    args = parser.parse_args(argv)
+    if args.sync_setup_cells:
+        changed = sync_setup_cells()
+        print("\n".join(f"updated {p.relative_to(ROOT)}" for p in changed) or "every chapter is up to date")
+        return
+    build(fresh=args.fresh)
+
+
+if __name__ == "__main__":
+    main()
