@@ -323,7 +323,7 @@ def from_torchvision(tv_model: nn.Module) -> AlexNet:
     if not isinstance(tv_model, TorchvisionAlexNet):
         raise TypeError(
             f"from_torchvision expects a torchvision.models.AlexNet, got {type(tv_model).__name__}; "
-            f"use the from_torchvision of that model's family in nets."
+            "nets.pretrained.from_torchvision converts every torchvision model nets supports."
         )
     fc8 = tv_model.classifier[-1]
     dropout = tv_model.classifier[0]
