@@ -1015,12 +1015,19 @@ def standin_images(
         (64, 3, resolution, resolution), generator=torch.Generator().manual_seed(int(bank_seed))
     )
     noise_bank.mul_(255)
-    for label in range(n_classes):
-        rng = np.random.default_rng([seed, SPLITS.index(split), label, _STANDIN_VERSION])
-        for start in range(0, per_class, chunk):
-            n = min(chunk, per_class - start)
-            row = label * per_class + start
-            out[row : row + n] = _render_standin(label, n, resolution, rng, noise_bank)
+    # One intra-op thread: these are many mid-sized elementwise ops, where thread hand-offs cost more
+    # than they bring (and cost 10-30x on a CPU shared with other processes). The bytes don't depend on it.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for label in range(n_classes):
+            rng = np.random.default_rng([seed, SPLITS.index(split), label, _STANDIN_VERSION])
+            for start in range(0, per_class, chunk):
+                n = min(chunk, per_class - start)
+                row = label * per_class + start
+                out[row : row + n] = _render_standin(label, n, resolution, rng, noise_bank)
+    finally:
+        torch.set_num_threads(threads)
     return out, np.repeat(np.arange(n_classes, dtype=np.int64), per_class)
 
 
