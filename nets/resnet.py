@@ -53,6 +53,7 @@ __all__ = [
     "BasicBlock",
     "Bottleneck",
     "ResNet",
+    "ZeroPadShortcut",
     "from_torchvision",
     "resnet",
     "resnet18",
