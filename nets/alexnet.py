@@ -11,8 +11,9 @@ fully-connected ones (fc6, fc7, fc8), with the layer names of the original Caffe
   each; the split is modelled with grouped convolutions (``groups=2``): conv2, conv4 and conv5 only
   see the half of the previous layer that lives on their own GPU, while conv3 and the FC layers
   talk across GPUs. 60,965,224 parameters (the paper's "60 million").
-* ``alexnet``: torchvision's one-GPU variant (from Krizhevsky's 2014 "One weird trick" paper, with
-  64-192-384-256-256 channels, no LRN), the one with pretrained weights. 61,100,840 parameters.
+* ``alexnet``: torchvision's one-GPU variant (its documentation cites Krizhevsky's 2014 "One weird
+  trick for parallelizing convolutional neural networks", arXiv:1404.5997): 64-192-384-256-256
+  channels, no LRN, the one with pretrained weights. 61,100,840 parameters.
 """
 
 from __future__ import annotations
@@ -206,12 +207,18 @@ class AlexNet2012(nn.Module):
                 f"activation must be one of {', '.join(map(repr, ACTIVATIONS))}; got {activation!r}"
             )
         _check_dropout(dropout)
-        split = [ALEXNET_2012[i - 1].out_channels for i, row in enumerate(ALEXNET_2012) if row.two_towers]
-        split += [row.out_channels for row in ALEXNET_2012 if row.two_towers]
+        # A split layer divides both its input and its output channels among the towers.
+        inputs = (3, *(row.out_channels for row in ALEXNET_2012[:-1]))
+        split = {
+            c
+            for row, c_in in zip(ALEXNET_2012, inputs, strict=True)
+            if row.two_towers
+            for c in (c_in, row.out_channels)
+        }
         if not isinstance(groups, int) or groups < 1 or any(c % groups for c in split):
             raise ValueError(
                 f"groups must be a positive integer dividing the channels of every split layer "
-                f"({', '.join(map(str, sorted(set(split))))}); got {groups!r}. "
+                f"({', '.join(map(str, sorted(split)))}); got {groups!r}. "
                 f"Use 2 for the paper's two GPUs, 1 for a single tower."
             )
         pool_kernel = 3 if overlapping_pool else 2

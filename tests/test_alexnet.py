@@ -140,13 +140,15 @@ def test_equal_logits_with_torchvision(torchvision_pair, size):
     assert (got - expected).abs().max() <= 1e-5
 
 
-def test_conversion_keeps_num_classes_dropout_and_mode():
-    tv_model = torchvision.models.alexnet(weights=None, num_classes=10, dropout=0.3)
+def test_conversion_keeps_num_classes_dropout_dtype_and_mode():
+    tv_model = torchvision.models.alexnet(weights=None, num_classes=10, dropout=0.3).double()
     converted = A.from_torchvision(tv_model)
     assert converted.training
     assert converted.classifier.fc8.out_features == 10
     assert converted.classifier.dropout6.p == 0.3
-    assert converted(torch.randn(1, 3, 64, 64)).shape == (1, 10)
+    x = torch.randn(1, 3, 64, 64, dtype=torch.float64)
+    with torch.no_grad():
+        torch.testing.assert_close(converted.eval()(x), tv_model.eval()(x), rtol=0, atol=1e-12)
 
 
 def test_conversion_refuses_other_models():
