@@ -32,6 +32,8 @@ class ModelEntry:
 
 
 _MODELS: dict[str, ModelEntry] = {}
+# The book's order: the story runs from AlexNet (2012) to EfficientNet (2019).
+FAMILIES = ("alexnet", "vgg", "resnet", "inception", "efficientnet")
 
 
 def register(
@@ -40,6 +42,8 @@ def register(
     """Decorator: add a factory ``f(num_classes=1000, **options) -> nn.Module`` to the zoo."""
 
     def decorator(factory: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        if family not in FAMILIES:
+            raise RuntimeError(f"{name}: unknown family {family!r}; add it to registry.FAMILIES")
         if name in _MODELS:
             raise RuntimeError(f"model {name!r} is registered twice")
         _MODELS[name] = ModelEntry(name, family, factory, default_size, min_size)
@@ -50,7 +54,10 @@ def register(
 
 def list_models(family: str | None = None) -> list[str]:
     """Names of every model ``build`` knows, in the book's order (optionally of one family)."""
-    return [n for n, e in _MODELS.items() if family is None or e.family == family]
+    if family is not None and family not in FAMILIES:
+        raise ValueError(f"unknown family {family!r}; the families are: {', '.join(FAMILIES)}")
+    ordered = sorted(_MODELS.values(), key=lambda e: FAMILIES.index(e.family))  # stable: keeps file order
+    return [e.name for e in ordered if family is None or e.family == family]
 
 
 def entry(name: str) -> ModelEntry:
@@ -58,11 +65,12 @@ def entry(name: str) -> ModelEntry:
     if not isinstance(name, str):
         raise TypeError(f"model name must be a string, got {type(name).__name__}")
     key = name.strip().lower().replace("-", "_")
-    if key in _MODELS:
-        return _MODELS[key]
-    close = difflib.get_close_matches(key, list(_MODELS), n=1, cutoff=0.5)
+    for candidate in (key, key.replace("_", "")):  # "ResNet-18" -> "resnet18", "EfficientNet-B0" -> ..._b0
+        if candidate in _MODELS:
+            return _MODELS[candidate]
+    close = difflib.get_close_matches(key, list_models(), n=1, cutoff=0.5)
     hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise ValueError(f"unknown model {name!r}.{hint} Valid names: {', '.join(_MODELS)}.")
+    raise ValueError(f"unknown model {name!r}.{hint} Valid names: {', '.join(list_models())}.")
 
 
 def build(name: str, num_classes: int = 1000, *, pretrained: bool = False, **options) -> nn.Module:

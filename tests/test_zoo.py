@@ -49,7 +49,9 @@ def test_every_contender_is_listed():
 
 @pytest.mark.parametrize("name", list(EXPECTED))
 def test_exact_parameter_count(name):
-    assert nets.count_params(nets.build(name)) == EXPECTED[name]
+    with torch.device("meta"):  # shapes only: counts in milliseconds, no memory for VGG's 138M weights
+        model = nets.build(name)
+    assert nets.count_params(model) == EXPECTED[name]
 
 
 def test_unknown_name_lists_valid_names_and_suggests_the_closest():
