@@ -13,8 +13,9 @@ Around `jupyter-book build` it does three things Jupyter Book does not:
    under _static/, whose every .js file Jupyter Book loads on every page.
 2. Keeps the execution cache honest. jupyter-cache re-executes a chapter when its code changes but
    cannot see `nets/`: the cache is wiped when nets/**/*.py, pyproject.toml, requirements.txt, the
-   versions of the main libraries or the NETS_* environment variables change. ("execute_notebooks:
-   force" would be simpler, but would re-run every chapter, training included, for a typo in prose.)
+   versions of the main libraries, the NETS_* environment variables or the verified Imagenette copies
+   on disk change. ("execute_notebooks: force" would be simpler, but would re-run every chapter,
+   training included, for a typo in prose.)
 3. Marks the kernels as the book build (NETS_BOOK_BUILD=1), so `nets.widgets` precomputes widget
    outputs for the static page, and checks the result: no page may load widget code from a CDN.
 """
@@ -87,12 +88,15 @@ HTML_MANAGER = NpmPackage(
     (r"package/dist/embed-amd\.js", r"package/dist/[0-9a-f]+\.(woff2|woff|ttf)"),
     "widgets/html-manager-1.0.15",
 )
-# embed-amd.js locates its fonts from its AMD module id ("@jupyter-widgets/html-manager/dist/..."),
-# which require.js would resolve against the page's folder: map the id to the folder we serve.
+# The bundled widget modules (@jupyter-widgets/base, controls, html-manager/dist/libembed-amd, ...) each
+# locate their fonts from their AMD module id, which require.js would resolve against the page's folder
+# (book/@jupyter-widgets/...): map the ids to the folder we serve, where the fonts are.
 REQUIRE_CONFIG = f"""// Written by scripts/build_book.py: where the widget manager's AMD modules live on this site.
 (function () {{
-  var here = document.currentScript.src.replace(/[^/]*$/, "");
-  window.require.config({{ paths: {{ "@jupyter-widgets/html-manager/dist": here + "{HTML_MANAGER.folder.split("/")[-1]}" }} }});
+  var folder = document.currentScript.src.replace(/[^/]*$/, "") + "{HTML_MANAGER.folder.split("/")[-1]}";
+  window.require.config({{
+    paths: {{ "@jupyter-widgets": folder, "@jupyter-widgets/html-manager/dist": folder }},
+  }});
 }})();
 """
 # The scripts a page with widgets loads, in order; _config.yml's nb_ipywidgets_js lists them (a test checks).
@@ -184,6 +188,11 @@ def execution_fingerprint(root: Path = ROOT) -> str:
     digest.update(sys.version.encode())
     for key in sorted(k for k in os.environ if k.startswith("NETS_") and k != BOOK_BUILD_ENV):
         digest.update(f"{key}={os.environ[key]}\0".encode())
+    # nets.data trains on Imagenette when a verified copy is on disk, else on a stand-in: outputs
+    # cached without the data must not be shown once it has arrived.
+    data = Path(os.environ.get("NETS_DATA_DIR", "").strip() or Path.home() / ".cache" / "nets").expanduser()
+    for marker in sorted(data.glob("*/.nets-verified.json")):
+        digest.update(f"data: {marker.parent.name}\0".encode())
     return digest.hexdigest()
 
 
