@@ -55,7 +55,7 @@ class Explorer(widgets.VBox):
 
 
 def explore(
-    render: Callable[..., object], *, live: bool | None = None, dpi: int = 72, **params: Sequence[object]
+    render: Callable[..., object], *, live: bool | None = None, dpi: int = 90, **params: Sequence[object]
 ) -> Explorer:
     """Show ``render(**values)`` for one or two parameters, each with its list of options.
 

@@ -46,6 +46,7 @@ EXECUTION_CACHE = BUILD / ".jupyter_cache"
 FINGERPRINT = BUILD / ".execution-fingerprint"
 BUILD_STAMP = HTML / ".build-stamp"
 SETUP_CELL = ROOT / "book" / "_setup_cell.py"
+SETUP_CELL_TAG = "hide-input"
 NPM_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "imagenet-contenders" / "npm"
 BOOK_BUILD_ENV = "NETS_BOOK_BUILD"  # the same name as nets.widgets.BOOK_BUILD_ENV (a test checks)
 WIDGET_WORDS = ("jupyter-widgets", "require", "embed-amd", "html-manager")
@@ -241,20 +242,27 @@ def chapters(root: Path = ROOT) -> list[Path]:
 
 
 def sync_setup_cells(root: Path = ROOT) -> list[Path]:
-    """Make every chapter's first code cell the canonical setup cell; return the notebooks changed."""
+    """Make every chapter's first code cell the canonical setup cell; return the notebooks changed.
+
+    The cell is tagged "hide-input": the rendered page folds it away behind a toggle.
+    """
     import nbformat
 
     source, changed = setup_cell_source(), []
-    first_line = source.splitlines()[0]
     for path in chapters(root):
         nb = nbformat.read(path, as_version=4)
-        code = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
-        if code and nb.cells[code[0]].source == source:
+        code = [cell for cell in nb.cells if cell.cell_type == "code"]
+        if code and code[0].source == source and SETUP_CELL_TAG in code[0].metadata.get("tags", []):
             continue
-        if code and nb.cells[code[0]].source.startswith(first_line):
-            nb.cells[code[0]].source = source  # an older version of the setup cell
+        if code and code[0].source.startswith("# Setup"):
+            cell = code[0]  # an older version of the setup cell: refresh it
+            cell.source = source
         else:
-            nb.cells.insert(code[0] if code else len(nb.cells), nbformat.v4.new_code_cell(source))
+            cell = nbformat.v4.new_code_cell(source)
+            nb.cells.insert(nb.cells.index(code[0]) if code else len(nb.cells), cell)
+        tags = cell.metadata.setdefault("tags", [])
+        if SETUP_CELL_TAG not in tags:
+            tags.append(SETUP_CELL_TAG)
         _write_atomic(path, (nbformat.writes(nb) + "\n").encode())
         changed.append(path)
     return changed

@@ -65,11 +65,12 @@ def test_notebooks_are_committed_without_outputs(path: Path):
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_every_chapter_opens_with_the_setup_cell(path: Path):
     nb = nbformat.read(path, as_version=4)
-    code = [cell.source for cell in nb.cells if cell.cell_type == "code"]
-    assert code and code[0] == build_book.setup_cell_source(), (
-        f"{path.name}: the first code cell must be book/_setup_cell.py verbatim; "
-        "run `.venv/bin/python scripts/build_book.py --sync-setup-cells`"
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    fix = "run `.venv/bin/python scripts/build_book.py --sync-setup-cells`"
+    assert code and code[0].source == build_book.setup_cell_source(), (
+        f"{path.name}: the first code cell must be book/_setup_cell.py verbatim; {fix}"
     )
+    assert build_book.SETUP_CELL_TAG in code[0].metadata.get("tags", []), f"{path.name}: {fix}"
 
 
 def _run_setup_cell(monkeypatch, *, colab: bool, gpu: bool = True) -> list[list[str]]:
@@ -94,9 +95,7 @@ def test_setup_cell_does_nothing_outside_colab(monkeypatch, capsys):
 
 def test_setup_cell_on_colab_installs_nets_from_the_books_repository(monkeypatch, capsys):
     calls = _run_setup_cell(monkeypatch, colab=True, gpu=True)
-    assert calls == [
-        [sys.executable, "-m", "pip", "install", "--quiet", f"git+{CONFIG['repository']['url']}"]
-    ]
+    assert calls == [[sys.executable, "-m", "pip", "install", "-q", f"git+{CONFIG['repository']['url']}"]]
     assert capsys.readouterr().err == ""
 
 
@@ -114,13 +113,14 @@ def test_sync_setup_cells_inserts_or_refreshes_the_first_code_cell(tmp_path: Pat
     a = nbformat.v4.new_notebook(
         cells=[nbformat.v4.new_markdown_cell("# A"), nbformat.v4.new_code_cell("x = 1")]
     )
-    b = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source.splitlines()[0] + "\nold = True")])
+    b = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("# Setup: an older version\nold = True")])
     nbformat.write(a, tmp_path / "book" / "a.ipynb")
     nbformat.write(b, tmp_path / "book" / "b.ipynb")
     assert len(build_book.sync_setup_cells(tmp_path)) == 2
     a, b = (nbformat.read(tmp_path / "book" / f"{n}.ipynb", as_version=4) for n in "ab")
     assert [c.source for c in a.cells] == ["# A", source, "x = 1"]  # inserted before the first code
     assert [c.source for c in b.cells] == [source]  # an older setup cell is replaced, not duplicated
+    assert a.cells[1].metadata["tags"] == b.cells[0].metadata["tags"] == ["hide-input"]
     assert build_book.sync_setup_cells(tmp_path) == []
 
 
