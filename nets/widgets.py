@@ -4,7 +4,7 @@ A chapter writes::
 
     def draw(kernel_size):
         fig, ax = plt.subplots(figsize=(5, 3))
-        ...                                   # draw, don't plt.show()
+        ...                                   # draw; the open figure is captured and closed
 
     nets.widgets.explore(draw, kernel_size=[3, 5, 7, 11])
 
@@ -26,7 +26,7 @@ import io
 import os
 import traceback
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from numbers import Integral, Real
 
 import ipywidgets as widgets
@@ -59,8 +59,10 @@ def explore(
 ) -> Explorer:
     """Show ``render(**values)`` for one or two parameters, each with its list of options.
 
-    ``render`` draws a matplotlib figure (left open or returned; it is captured as a PNG at ``dpi``
-    and closed) or returns something to display: an ``IPython.display.HTML``, a DataFrame, a str.
+    ``render`` draws a matplotlib figure (left open, shown or returned; it is captured as a PNG at
+    ``dpi`` and closed) or returns something to display: an ``IPython.display.HTML``, a DataFrame, a
+    str. The first option of each parameter is shown first; its name, with spaces for underscores,
+    labels its control.
     ``live=None`` picks by itself: live in a Jupyter/Colab kernel, static in the book build and
     outside a kernel. Fix other arguments with ``functools.partial`` or a lambda.
     """
@@ -188,7 +190,8 @@ def _show(out: widgets.Output, render: Callable[..., object], values: dict[str, 
     figures: list[Figure] = []
     stdout, stderr = io.StringIO(), io.StringIO()
     try:
-        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        # plt.show() inside render would send the figure to the cell, not the widget: keep it open instead
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr), _no_show():
             result = render(**values)
         figures = [plt.figure(n) for n in plt.get_fignums() if n not in before]
         if isinstance(result, Figure) and result not in figures:
@@ -208,6 +211,16 @@ def _show(out: widgets.Output, render: Callable[..., object], values: dict[str, 
         out.append_stdout(result if result.endswith("\n") else result + "\n")
     elif result is not None and not isinstance(result, Figure):
         out.append_display_data(result)
+
+
+@contextlib.contextmanager
+def _no_show() -> Iterator[None]:
+    show = plt.show
+    plt.show = lambda *args, **kwargs: None
+    try:
+        yield
+    finally:
+        plt.show = show
 
 
 def _png(fig: Figure, dpi: int) -> bytes:

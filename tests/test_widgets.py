@@ -143,6 +143,21 @@ def test_returned_html_dataframes_and_printed_text_are_shown():
     assert printed.view.children[0].outputs[0]["text"] == "value 7\n"
 
 
+def test_plt_show_inside_render_still_lands_in_the_widget(monkeypatch):
+    shown = []
+    monkeypatch.setattr(plt, "show", lambda *a, **k: shown.append(1))
+
+    def render(k):
+        draw_line(k)
+        plt.show()
+
+    explorer = nw.explore(render, live=False, k=[3, 5])
+    assert [len(pngs(out)) for out in explorer.view.children] == [1, 1]
+    assert shown == [] and plt.get_fignums() == []
+    plt.show()
+    assert shown == [1], "plt.show is restored afterwards"
+
+
 def test_figures_are_closed_even_when_render_fails():
     def broken(k):
         plt.subplots()
