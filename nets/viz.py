@@ -4,8 +4,11 @@ Every function returns a matplotlib ``Figure`` that is already closed in pyplot.
 call the cell's last expression (or pass the figure to ``display``): the notebook renders it exactly
 once, from the figure's PNG repr. Because the figure is not left open, pyplot's end-of-cell flush (and
 ``plt.show()``) do not draw it a second time -- and ``plt.show()`` alone does not draw it at all. In a
-script, call ``fig.savefig(path)``. Figures are sized so that the embedded PNG stays small (roughly
-20-60 KB), which keeps the built book light.
+script, call ``fig.savefig(path)``. (tests/test_viz.py runs a notebook to check these rules.)
+
+Figures are sized to keep the embedded PNG small, so the built book stays light: charts and diagrams
+10-60 KB (a 22-row VGG-16 diagram ~70 KB); pictures cost more because photographs don't compress in
+PNG: ``feature_maps`` 60-80 KB, ``sample_grid`` about 4 KB per thumbnail (~165 KB for 10 classes × 4).
 
 Nothing here touches the network: the sample photograph ships inside scikit-image.
 """
@@ -34,10 +37,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from . import ilsvrc
+from .data import MEAN, STD
 
 __all__ = [
-    "IMAGENET_MEAN",
-    "IMAGENET_STD",
     "Part",
     "architecture_diagram",
     "architecture_parts",
@@ -49,10 +51,7 @@ __all__ = [
     "training_curves",
 ]
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-DPI = 80  # with the figure sizes below this keeps every PNG well under 60 KB
+DPI = 80  # with the figure sizes below: charts and diagrams ~10-60 KB as PNG
 _DEEP_COLOR = "tab:blue"
 _CLASSIC_COLOR = "tab:gray"
 _STANDIN_COLOR = "tab:red"
@@ -114,8 +113,7 @@ def _parts(model: nn.Module, depth: int) -> list[tuple[str, nn.Module]]:
             else:
                 yield qualified, child
 
-    parts = list(walk(model, "", 1))
-    return parts or [(type(model).__name__, model)]
+    return list(walk(model, "", 1)) or [("", model)]  # a model with no children is its own one part
 
 
 def _first_tensor(output: Any) -> torch.Tensor | None:
@@ -280,8 +278,8 @@ def sample_photo(size: int = 224) -> torch.Tensor:
     resized = F.interpolate(pixels, size=(new_h, new_w), mode="bilinear", antialias=True, align_corners=False)
     top, left = (new_h - size) // 2, (new_w - size) // 2
     crop = resized[..., top : top + size, left : left + size].clamp(0, 1)
-    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    mean = torch.tensor(MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(STD).view(1, 3, 1, 1)
     return (crop - mean) / std
 
 
@@ -300,8 +298,8 @@ def _as_image_batch(image: torch.Tensor) -> torch.Tensor:
 
 def _displayable(image: torch.Tensor) -> np.ndarray:
     """Undo the ImageNet normalisation of one (1, 3, H, W) image for imshow: (H, W, 3) in [0, 1]."""
-    mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
+    mean = torch.tensor(MEAN).view(3, 1, 1)
+    std = torch.tensor(STD).view(3, 1, 1)
     return (image[0].cpu() * std + mean).clamp(0, 1).permute(1, 2, 0).numpy()
 
 
@@ -413,7 +411,8 @@ def feature_maps(
                 else:
                     ax.set_frame_on(False)
                 if col == 0:
-                    ax.set_title(f"{name}  ({_shape_text(output.shape)})", loc="left", fontsize=8)
+                    label = name or type(model).__name__
+                    ax.set_title(f"{label}  ({_shape_text(output.shape)})", loc="left", fontsize=8)
         fig.suptitle(
             f"{type(model).__name__}: the first {cols} feature maps at increasing depth", fontsize=10
         )
@@ -549,7 +548,7 @@ def training_curves(history: Any, *, title: str | None = None) -> Figure:
         )
         heading = title or default
         if any(r.is_standin for r in runs):
-            heading = f"STAND-IN DATA, not ImageNet -- {heading}"
+            heading = f"STAND-IN DATA (not Imagenette) -- {heading}"
         fig.suptitle(
             heading, fontsize=11, color=_STANDIN_COLOR if any(r.is_standin for r in runs) else "black"
         )
@@ -617,9 +616,8 @@ def architecture_parts(
 
     handles = []
     for name, module in model.named_modules():
-        if name:
-            handles.append(module.register_forward_pre_hook(pre_hook_for(name)))
-            handles.append(module.register_forward_hook(hook_for(name)))
+        handles.append(module.register_forward_pre_hook(pre_hook_for(name)))
+        handles.append(module.register_forward_hook(hook_for(name)))
     was_training = model.training
     model.eval()
     try:
@@ -632,7 +630,7 @@ def architecture_parts(
 
     parts: list[tuple[float, int, Part]] = []
     for position, (name, module) in enumerate(_parts(model, depth)):
-        inside = [n for n in starts if n == name or n.startswith(name + ".")]
+        inside = [n for n in starts if n == name or (name and n.startswith(name + "."))]
         start = min((starts[n] for n in inside), default=math.inf)
         if name in ends:
             shape = ends[name][1]
@@ -640,7 +638,8 @@ def architecture_parts(
             finished = [ends[n] for n in inside if n in ends]
             shape = max(finished)[1] if finished else None
         params = sum(p.numel() for p in module.parameters())
-        parts.append((start, position, Part(name, type(module).__name__, shape, params)))
+        kind = type(module).__name__
+        parts.append((start, position, Part(name or kind, kind, shape, params)))
     return [part for _, _, part in sorted(parts, key=lambda item: (item[0], item[1]))]
 
 
@@ -866,7 +865,7 @@ def sample_grid(data: Any, *, per_class: int = 4, split: str = "train", max_clas
     width = max(4.0, 0.5 + len(shown) * (tile + 0.08))
     banner = ""
     if standin:
-        text = str(getattr(data, "banner", "") or "") or "STAND-IN DATA, not ImageNet"
+        text = str(getattr(data, "banner", "") or "") or "STAND-IN DATA (not Imagenette)"
         banner = textwrap.fill(text, width=int(width * 72 / (8.5 * 0.62)))
     top = 0.75 + (0.2 + 0.16 * (banner.count("\n") + 1) if standin else 0.0)
     height = top + 0.15 + per_class * (tile + 0.06)
