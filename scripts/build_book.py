@@ -318,17 +318,17 @@ def _jupyter_book() -> str:
 
 
 def _execution_times(cache: Path = EXECUTION_CACHE) -> dict[str, float]:
-    """Seconds each chapter took to execute, from the jupyter-cache records of this build."""
+    """Seconds each chapter's cached outputs took to compute, from its latest jupyter-cache record."""
     from jupyter_cache import get_cache
 
     if not cache.exists():
         return {}
-    times = {}
+    latest = {}
     for record in get_cache(cache).list_cache_records():
         seconds = (record.data or {}).get("execution_seconds")
-        if seconds is not None:
-            times[Path(record.uri).name if getattr(record, "uri", None) else record.hashkey] = seconds
-    return times
+        if seconds is not None and (record.uri not in latest or record.created > latest[record.uri][0]):
+            latest[record.uri] = (record.created, seconds)
+    return {Path(uri).name: seconds for uri, (_, seconds) in latest.items()}
 
 
 def build(fresh: bool = False) -> Path:
@@ -367,12 +367,17 @@ def build(fresh: bool = False) -> Path:
     problems = check_site()
     if problems:
         raise SystemExit("the built site has problems:\n" + "\n".join(problems))
-    pages = sorted(HTML.rglob("*.html"), key=lambda p: p.stat().st_size, reverse=True)
-    elapsed = time.perf_counter() - start
-    for name, seconds in sorted(_execution_times().items()):
-        print(f"executed {name} in {seconds:.1f} s")
-    print(f"largest page: {pages[0].relative_to(ROOT)} ({pages[0].stat().st_size / 1e3:.0f} kB)")
-    print(f"built {len(pages)} pages in {elapsed:.0f} s: open {HTML / 'index.html'}")
+    pages = [p for p in HTML.rglob("*.html") if "_static" not in p.relative_to(HTML).parts]
+    largest = max(pages, key=lambda p: p.stat().st_size)
+    summary = [
+        f"execution time of {name}: {seconds:.1f} s" for name, seconds in sorted(_execution_times().items())
+    ]
+    summary.append(f"largest page: {largest.relative_to(ROOT)} ({largest.stat().st_size / 1e3:.0f} kB)")
+    summary.append(
+        f"built {len(pages)} pages in {time.perf_counter() - start:.0f} s: open {HTML / 'index.html'}"
+    )
+    print("\n".join(summary))
+    _write_atomic(BUILD / "build.log", "".join(log_lines + [line + "\n" for line in summary]).encode())
     _write_atomic(BUILD_STAMP, source_hash.encode())
     return HTML
 
