@@ -133,10 +133,15 @@ def test_live_errors_after_the_first_drawing_are_shown_under_the_widget():
 
 
 def test_returned_html_dataframes_and_printed_text_are_shown():
-    import pandas as pd
+    class Table:  # what a DataFrame offers a notebook
+        def __init__(self, n: int):
+            self.n = n
 
-    table = nw.explore(lambda n: pd.DataFrame({"n": [n]}), live=False, n=[1, 2])
-    assert "<table" in table.view.children[1].outputs[0]["data"]["text/html"]
+        def _repr_html_(self) -> str:
+            return f"<table><tr><td>{self.n}</td></tr></table>"
+
+    table = nw.explore(Table, live=False, n=[1, 2])
+    assert table.view.children[1].outputs[0]["data"]["text/html"] == "<table><tr><td>2</td></tr></table>"
     html = nw.explore(lambda n: HTML(f"<b>{n}</b>"), live=False, n=[1, 2])
     assert html.view.children[0].outputs[0]["data"]["text/html"] == "<b>1</b>"
     printed = nw.explore(lambda n: print("value", n), live=False, n=[7])
