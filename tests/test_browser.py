@@ -13,6 +13,7 @@ import http.server
 import importlib.util
 import os
 import re
+import shutil
 import sys
 import threading
 from collections.abc import Iterator
@@ -61,6 +62,7 @@ CHAPTERS = {str(p.relative_to(ROOT).with_suffix("")) for p in build_book.chapter
 def site() -> Iterator[str]:
     """The built book served on localhost; yields its base URL."""
     html = build_book.ensure_built()
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)  # no screenshot of a page that is gone
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args: object) -> None:
