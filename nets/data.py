@@ -39,7 +39,7 @@ import time
 import urllib.parse
 import warnings
 import zlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -484,11 +484,10 @@ def prepare_imagenette(
         if not download:
             raise ImagenetteUnavailable(_how_to_get(size, root, "download=False and it is not on disk"))
         _download(url, archive, downloader or download_file, size, root)
-    if expected_md5 is not None:
-        actual = _md5(archive)
-        if actual != expected_md5:
-            raise ImagenetteChecksumError(_checksum_message(archive, actual, expected_md5))
-    _extract(archive, root, stem, expected, progress)
+    actual_md5 = _md5(archive)
+    if expected_md5 is not None and actual_md5 != expected_md5:
+        raise ImagenetteChecksumError(_checksum_message(archive, actual_md5, expected_md5))
+    _extract(archive, root, stem, expected, actual_md5, progress)
     return root
 
 
@@ -595,10 +594,15 @@ def _md5(path: Path) -> str:
 def _download(
     url: str, archive: Path, downloader: Callable[[str, Path], None], size: str, root: Path
 ) -> None:
-    """Download to ``<archive>.part``, rename when the downloader returns: a partial file is never the archive."""
+    """Download to ``<archive>.<pid>.part``, rename when the downloader returns: a partial file is never the archive.
+
+    The process id in the temporary name keeps simultaneous runs (the ranks of a DDP job) from writing
+    into one file; leftovers of runs that died are removed.
+    """
     archive.parent.mkdir(parents=True, exist_ok=True)
-    part = archive.with_name(archive.name + ".part")
-    part.unlink(missing_ok=True)  # a leftover from an interrupted run: start over
+    _remove_stale(archive.parent.glob(f"{archive.name}.*.part"))
+    part = archive.with_name(f"{archive.name}.{os.getpid()}.part")
+    part.unlink(missing_ok=True)
     try:
         downloader(url, part)
     except Exception as err:  # network errors come in many types (URLError, OSError, HTTPError, ...)
@@ -611,14 +615,37 @@ def _download(
     os.replace(part, archive)
 
 
+def _remove_stale(paths: Iterable[Path]) -> None:
+    """Delete temporary files/folders named ``...<pid>...`` whose process is gone (never a live run's)."""
+    for path in paths:
+        match = re.search(r"[.-](\d+)(?:\.part)?$", path.name)
+        if not match or int(match.group(1)) == os.getpid():
+            continue
+        try:
+            os.kill(int(match.group(1)), 0)
+            continue  # that process still runs
+        except ProcessLookupError:
+            pass
+        except (PermissionError, OSError):
+            continue
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
 def _extract(
-    archive: Path, root: Path, stem: str, expected: dict[str, dict[str, int]], progress: bool
+    archive: Path,
+    root: Path,
+    stem: str,
+    expected: dict[str, dict[str, int]],
+    archive_md5: str,
+    progress: bool,
 ) -> None:
     """Extract into ``root/.<stem>.extracting-<pid>``, verify counts, mark, then move into place."""
     from tqdm.auto import tqdm
 
-    for stale in root.glob(f".{stem}.extracting-*"):  # left by an interrupted run
-        shutil.rmtree(stale, ignore_errors=True)
+    _remove_stale(root.glob(f".{stem}.extracting-*"))  # left by an interrupted run
     tmp = root / f".{stem}.extracting-{os.getpid()}"
     try:
         try:
@@ -641,8 +668,10 @@ def _extract(
                 f"{archive} extracted, but its image counts are not Imagenette's: {'; '.join(problems[:5])}"
                 f"{' ...' if len(problems) > 5 else ''}. Delete the archive and run again to re-download it."
             )
-        _write_marker(extracted, expected, archive_md5=_md5(archive))
+        _write_marker(extracted, expected, archive_md5=archive_md5)
         target = root / stem
+        if _is_verified(target):  # another process (a DDP rank) finished first
+            return
         if target.exists():  # an earlier, incomplete tree
             shutil.rmtree(target)
         os.replace(extracted, target)
@@ -823,6 +852,7 @@ def _load_imagenette(
     root: Path, size: str, *, resolution: int, subset: int | None, seed: int, progress: bool
 ) -> Data:
     from torchvision.datasets import Imagenette
+    from torchvision.datasets.folder import make_dataset
 
     stem = _stem(size)
     splits = {}
@@ -830,7 +860,9 @@ def _load_imagenette(
         ds = Imagenette(str(root), split=split, size=size, download=False)
         if list(ds.wnids) != IMAGENETTE_WNIDS[: len(ds.wnids)] or not ds.wnids:
             raise ImagenetteUnavailable(f"{root / stem / split} has unexpected class folders: {ds.wnids}")
-        samples = list(ds._samples)  # [(path, class index)], sorted by class then file name
+        samples = getattr(ds, "_samples", None)  # [(path, class index)], sorted by class then file name
+        if samples is None:  # torchvision renamed its private list: build the same one publicly
+            samples = make_dataset(str(root / stem / split), ds.wnid_to_idx, extensions=".jpeg")
         paths = [p for p, _ in samples]
         labels = np.array([c for _, c in samples], dtype=np.int64)
         key = {
@@ -894,7 +926,7 @@ STANDIN_CLASSES: list[str] = [
     "checkerboard patch",
 ]
 STANDIN_PER_CLASS = {"train": 500, "val": 100}
-_STANDIN_VERSION = 1  # bump when the generator changes: cached stand-ins are rebuilt
+_STANDIN_VERSION = 2  # bump when the generator changes: cached stand-ins are rebuilt
 
 
 def _shape_mask(label: int, u: torch.Tensor, v: torch.Tensor, freq: torch.Tensor) -> torch.Tensor:
@@ -946,8 +978,10 @@ def _render_standin(
     y, x = coords.view(1, -1, 1), coords.view(1, 1, -1)
 
     # the shape: random scale, position, rotation (and stripe frequency) in its own coordinates u, v
-    scale = draw(0.28, 0.62)
-    cx, cy = draw(-1, 1) * (1 - 0.9 * scale), draw(-1, 1) * (1 - 0.9 * scale)
+    # like an Imagenette photo, the object is large-ish and near the middle, so a random-resized crop
+    # rarely misses it; it still moves, and may be cut by the border
+    scale = draw(0.35, 0.7)
+    cx, cy = draw(-0.45, 0.45), draw(-0.45, 0.45)
     theta, freq = draw(0, 2 * math.pi), draw(2.5, 4.0)
     cos, sin = per_image(theta.cos() / scale), per_image(theta.sin() / scale)
     dx, dy = x - per_image(cx), y - per_image(cy)
@@ -961,7 +995,7 @@ def _render_standin(
     t = x * per_image(phi.cos() * 0.5) + y * per_image(phi.sin() * 0.5) + 0.5
     image = torch.addcmul((c0 * 255).view(n, 3, 1, 1), ((c1 - c0) * 255).view(n, 3, 1, 1), t.unsqueeze(1))
     wave = torch.sin(math.pi * (x * per_image(wave_f[:, 0]) + y * per_image(wave_f[:, 1])))
-    image.add_(wave.mul_(20).unsqueeze(1))
+    image.add_(wave.mul_(12).unsqueeze(1))
 
     # foreground: a random colour, pushed to a luminance 0.2-0.5 away from the background's
     luma = torch.tensor([0.299, 0.587, 0.114])

@@ -71,7 +71,7 @@ def load_quietly(**kwargs) -> nd.Data:
 def copying_downloader(source: Path, calls: list):
     def download(url: str, dest: Path) -> None:
         calls.append((url, dest))
-        assert dest.name.endswith(".part"), "downloads must go to a temporary name"
+        assert dest.name.startswith(f"{STEM}.tgz.") and dest.name.endswith(".part"), "not a temporary name"
         shutil.copyfile(source, dest)
 
     return download
@@ -200,7 +200,7 @@ def test_download_extract_verify_and_mark(archive, tmp_path, monkeypatch):
     )
     assert out == root and len(calls) == 1
     assert (root / STEM / nd._MARKER).is_file()
-    assert (root / f"{STEM}.tgz").is_file() and not (root / f"{STEM}.tgz.part").exists()
+    assert (root / f"{STEM}.tgz").is_file() and not list(root.glob("*.part"))
     assert [p.name for p in root.iterdir() if p.name.startswith(".")] == [], "temp folder left behind"
     marker = json.loads((root / STEM / nd._MARKER).read_text())
     assert marker["counts"] == fake_counts((3, 2)) and marker["archive_md5"] == nd._md5(archive)
@@ -261,9 +261,9 @@ def test_interrupted_download_leaves_nothing_and_can_be_rerun(archive, tmp_path)
     with pytest.raises(nd.ImagenetteUnavailable, match="download failed") as info:
         nd.prepare_imagenette(root, downloader=dies_halfway, verify_md5=False, progress=False)
     assert "NETS_DATA=standin" in str(info.value) and nd._ARCHIVES["160px"][0] in str(info.value)
-    assert not (root / f"{STEM}.tgz").exists() and not (root / f"{STEM}.tgz.part").exists()
-    # a stale .part from a killed process is ignored and replaced
-    (root / f"{STEM}.tgz.part").write_bytes(b"stale")
+    assert not (root / f"{STEM}.tgz").exists() and not list(root.glob("*.part"))
+    # a stale .part from a killed process (pid 2**22 + 1 is beyond Linux's pid_max) is removed
+    (root / f"{STEM}.tgz.{2**22 + 1}.part").write_bytes(b"stale")
     nd.prepare_imagenette(
         root,
         downloader=copying_downloader(archive, []),
@@ -271,7 +271,7 @@ def test_interrupted_download_leaves_nothing_and_can_be_rerun(archive, tmp_path)
         expected_counts=fake_counts((3, 2)),
         progress=False,
     )
-    assert (root / STEM / nd._MARKER).is_file()
+    assert (root / STEM / nd._MARKER).is_file() and not list(root.glob("*.part"))
 
 
 def test_wrong_counts_are_rejected_and_nothing_is_left_in_place(archive, tmp_path):
@@ -545,38 +545,33 @@ def test_batches_reject_a_float_split():
 
 
 @pytest.mark.slow
-def test_a_small_cnn_learns_the_standin_well_above_chance_in_a_minute(tmp_path):
+def test_a_small_cnn_learns_the_standin_well_above_chance(tmp_path):
+    """Two epochs of a 3-conv CNN at 32 px (about a CPU minute): several times chance, far from solved."""
     torch.manual_seed(0)
-    d = nd.load("standin", root=tmp_path, resolution=48, progress=False)
+    d = nd.load("standin", root=tmp_path, resolution=32, progress=False)
+    layers, c_in = [], 3
+    for c_out in (16, 32, 64):
+        layers += [torch.nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), torch.nn.BatchNorm2d(c_out)]
+        layers += [torch.nn.ReLU(), torch.nn.MaxPool2d(2)]
+        c_in = c_out
     model = torch.nn.Sequential(
-        *[
-            layer
-            for c_in, c_out in ((3, 32), (32, 64), (64, 128))
-            for layer in (
-                torch.nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
-                torch.nn.BatchNorm2d(c_out),
-                torch.nn.ReLU(),
-                torch.nn.MaxPool2d(2),
-            )
-        ],
-        torch.nn.AdaptiveAvgPool2d(1),
-        torch.nn.Flatten(),
-        torch.nn.Linear(128, 10),
+        *layers, torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(64, 10)
     )
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    start = time.perf_counter()
-    for epoch in range(4):
-        for x, y in nd.batches(d.train, 64, train=True, image_size=40, epoch=epoch):
+    epochs, steps = 2, nd.num_batches(d.train, 64, train=True)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    decay = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1 - step / (epochs * steps))
+    cpu = time.process_time()
+    for epoch in range(epochs):
+        for x, y in nd.batches(d.train, 64, train=True, image_size=32, epoch=epoch):
             loss = torch.nn.functional.cross_entropy(model(x), y)
             opt.zero_grad()
             loss.backward()
             opt.step()
+            decay.step()
     model.eval()
     with torch.no_grad():
-        correct = sum(
-            (model(x).argmax(1) == y).sum().item()
-            for x, y in nd.batches(d.val, 200, train=False, image_size=40)
-        )
+        batches = nd.batches(d.val, 250, train=False, image_size=32)
+        correct = sum((model(x).argmax(1) == y).sum().item() for x, y in batches)
     accuracy = correct / len(d.val)
-    print(f"stand-in val accuracy {accuracy:.3f} after {time.perf_counter() - start:.0f} s")
-    assert accuracy > 0.4  # chance is 0.1
+    print(f"stand-in val accuracy {accuracy:.3f} after {time.process_time() - cpu:.0f} CPU s")
+    assert 0.25 < accuracy < 0.95  # chance is 0.1; a stand-in solved in two epochs would be too easy
