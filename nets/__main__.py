@@ -1,0 +1,215 @@
+"""The command line: ``python -m nets train ...`` and ``python -m nets list``.
+
+    python -m nets train --model resnet18 --data imagenette --epochs 5 --image-size 128 --out runs/r18
+    python -m nets train --model resnet18 --budget brief --out runs/r18-preview
+    python -m nets train --model resnet18 --out runs/r18 --resume          # continue a stopped run
+    torchrun --nproc_per_node=2 -m nets train --model resnet18 --out runs/r18   # DistributedDataParallel
+
+A mistake in the arguments or missing data ends with one line on stderr and exit status 2 (no
+traceback); a diverged run with one line and status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+EXIT_USAGE = 2
+EXIT_FAILED = 1
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but an error is a single line (argparse prints the whole usage first)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        _fail(f"{self.prog}: error: {message} (see --help)")
+
+
+def _fail(message: str, status: int = EXIT_USAGE) -> None:
+    print(" ".join(message.split()), file=sys.stderr)
+    raise SystemExit(status)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _nonnegative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="nets", description="The ImageNet contenders: list them, train them briefly.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,list}")
+
+    commands.add_parser("list", help="print the models nets can build")
+
+    t = commands.add_parser(
+        "train",
+        help="train a model on Imagenette (or the offline stand-in)",
+        description="Train a model briefly; writes checkpoint.pt and metrics.json under --out.",
+    )
+    t.add_argument("--model", required=True, help="a model name, e.g. resnet18 (see: python -m nets list)")
+    t.add_argument("--data", default="auto", choices=("imagenette", "standin", "auto"),
+                   help="auto: Imagenette if it is on disk or downloadable, else the stand-in (default)")  # fmt: skip
+    t.add_argument(
+        "--data-root", default=None, help="data cache folder (default $NETS_DATA_DIR or ~/.cache/nets)"
+    )
+    t.add_argument("--size", default="160px", choices=("160px", "320px", "full"), help="Imagenette archive")
+    t.add_argument("--no-download", action="store_true", help="never download; use only what is on disk")
+    t.add_argument("--out", required=True, help="run folder for checkpoint.pt and metrics.json")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    t.add_argument("--budget", choices=("brief",), default=None,
+                   help="choose epochs, size, batch and data subset for this device (explicit flags win)")  # fmt: skip
+    t.add_argument("--epochs", type=_positive_int, default=None, help="default 5 (or the budget's)")
+    t.add_argument("--image-size", type=_positive_int, default=None, help="training resolution, default 128")
+    t.add_argument("--batch-size", type=_positive_int, default=None, help="global batch size, default 64")
+    t.add_argument(
+        "--lr", type=_positive_float, default=None, help="peak learning rate (default scales with batch)"
+    )
+    t.add_argument("--optimizer", choices=("sgd", "adamw"), default="sgd")
+    t.add_argument("--schedule", choices=("onecycle", "cosine"), default="onecycle")
+    t.add_argument("--amp", choices=("auto", "bf16", "fp16", "off"), default="auto")
+    t.add_argument("--channels-last", action="store_true")
+    t.add_argument("--compile", action="store_true", help="torch.compile the model")
+    t.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
+    t.add_argument("--seed", type=_nonnegative_int, default=0)
+    t.add_argument("--quiet", action="store_true", help="no progress bars")
+    return parser
+
+
+def _list_models() -> int:
+    from .registry import entry, list_models
+
+    names = list_models()
+    width = max(map(len, names))
+    for name in names:
+        e = entry(name)
+        print(f"{name:<{width}}  {e.family:<12}  {e.default_size} px (smallest {e.min_size})")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from . import data as data_lib
+    from .registry import entry
+    from .train import TrainingDiverged, fit, init_distributed, plan_budget, resolve_device
+
+    try:
+        name = entry(args.model).name
+        device = resolve_device(args.device)
+        plan = plan_budget(args.budget, device, name) if args.budget else None
+    except ValueError as e:
+        _fail(f"nets train: {e}")
+    image_size = args.image_size or (plan.image_size if plan else 128)
+    if image_size < entry(name).min_size:
+        _fail(
+            f"nets train: --image-size {image_size} is below {name}'s smallest input ({entry(name).min_size} px)"
+        )
+    rank, world_size, started_group = init_distributed(device)
+    try:
+        progress = not args.quiet and rank == 0
+        data = _load_data(data_lib, args, image_size, plan, rank, world_size, progress)
+        try:
+            history = fit(
+                name,
+                data,
+                args.epochs,
+                batch_size=args.batch_size,
+                image_size=args.image_size,
+                lr=args.lr,
+                optimizer=args.optimizer,
+                schedule=args.schedule,
+                amp=args.amp,
+                channels_last=args.channels_last,
+                compile=args.compile,
+                device=device,
+                seed=args.seed,
+                out=args.out,
+                resume=args.resume,
+                budget=plan,
+                progress=progress,
+            )
+        except TrainingDiverged as e:
+            _fail(f"nets train: {e}", EXIT_FAILED)
+        except (ValueError, FileNotFoundError) as e:  # settings fit refuses, e.g. resuming a different run
+            _fail(f"nets train: {e}")
+    finally:
+        if started_group:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+    if rank == 0:
+        final = history.final
+        print(
+            f"{name} on {data.source}: val top-1 {final['val_top1']:.1%}, top-5 {final['val_top5']:.1%} "
+            f"after {final['epoch']} epochs (best top-1 {history.best_top1:.1%}); "
+            f"wrote {os.path.join(args.out, 'metrics.json')} and checkpoint.pt"
+        )
+        if data.is_standin:
+            print(data.banner)
+    return 0
+
+
+def _load_data(data_lib, args, image_size: int, plan, rank: int, world_size: int, progress: bool):
+    """nets.data.load with the command's flags; under torchrun rank 0 goes first (it may download and
+    decode), the other ranks then read its tensor cache."""
+
+    def load(show: bool):
+        try:
+            return data_lib.load(
+                args.data,
+                size=args.size,
+                root=args.data_root,
+                download=not args.no_download,
+                fallback=args.data == "auto",
+                resolution=max(144, image_size),
+                subset=plan.subset if plan else None,
+                seed=args.seed,
+                progress=show,
+            )
+        except (OSError, RuntimeError, ValueError) as e:  # missing or unreadable data: say what, then stop
+            _fail(f"nets train: cannot load the data: {e}")
+
+    if world_size == 1:
+        return load(progress)
+    import torch.distributed as dist
+
+    data = load(progress) if rank == 0 else None
+    dist.barrier()
+    return data if rank == 0 else load(False)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m nets`` and the ``nets`` script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    if args.command == "list":
+        return _list_models()
+    return _train(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""``python -m nets``: one-line errors with exit status 2, training and resuming on a generated Imagenette."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import nets.train as train
+from nets.__main__ import main
+from nets.train import History, load_checkpoint
+
+try:
+    from imagenette_fixture import make_fake_imagenette
+except ImportError:  # run from the repository root as a package
+    from tests.imagenette_fixture import make_fake_imagenette
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _offline_cache(tmp_path, monkeypatch):
+    """Nothing outside tmp_path: the data cache and the data source come from the test."""
+    monkeypatch.setenv("NETS_DATA_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("NETS_DATA", raising=False)
+
+
+@pytest.fixture(scope="module")
+def imagenette(tmp_path_factory) -> Path:
+    """10 classes x (4 train, 2 val) JPEGs in torchvision's layout, one of them corrupt."""
+    return make_fake_imagenette(tmp_path_factory.mktemp("imagenette"), per_class=(4, 2), corrupt=1)
+
+
+def run_main(args: list[str], capsys) -> tuple[int, str, str]:
+    try:
+        status = main(args)
+    except SystemExit as e:
+        status = e.code
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def train_args(root: Path, out: Path, *extra: str) -> list[str]:
+    return [
+        "train", "--model", "resnet18", "--data", "imagenette", "--data-root", str(root), "--no-download",
+        "--epochs", "2", "--image-size", "32", "--batch-size", "8", "--device", "cpu", "--quiet",
+        "--out", str(out), *extra,
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["train", "--model", "resnet1800", "--out", "x"],
+            "unknown model 'resnet1800'. Did you mean 'resnet18'?",
+        ),
+        (
+            ["train", "--model", "resnet18", "--epochs", "0", "--out", "x"],
+            "--epochs: expected a positive integer",
+        ),
+        (["train", "--model", "resnet18", "--lr", "fast", "--out", "x"], "--lr: expected a positive number"),
+        (["train", "--model", "resnet18", "--data", "imagenet", "--out", "x"], "invalid choice: 'imagenet'"),
+        (["train", "--model", "resnet18"], "the following arguments are required: --out"),
+        (
+            ["train", "--model", "alexnet", "--image-size", "32", "--out", "x"],
+            "below alexnet's smallest input",
+        ),
+        (["train", "--model", "resnet18", "--budget", "week", "--out", "x"], "invalid choice: 'week'"),
+        (["fly"], "invalid choice: 'fly'"),
+    ],
+)
+def test_bad_arguments_are_one_line_and_exit_2(args, message, capsys):
+    status, out, err = run_main(args, capsys)
+    assert status == 2
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+
+
+def test_missing_imagenette_without_download_is_one_line_and_exit_2(tmp_path, capsys):
+    args = ["train", "--model", "resnet18", "--data", "imagenette", "--no-download"]
+    status, out, err = run_main(
+        [*args, "--data-root", str(tmp_path / "empty"), "--out", str(tmp_path / "r")], capsys
+    )
+    assert status == 2
+    assert err.count("\n") == 1 and "cannot load the data" in err and "Imagenette" in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_the_module_runs_as_a_program_and_lists_the_models(tmp_path):
+    env = dict(os.environ, NETS_DATA_DIR=str(tmp_path))
+    listing = subprocess.run(
+        [sys.executable, "-m", "nets", "list"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert listing.returncode == 0 and "resnet18" in listing.stdout and "vgg16" in listing.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "nets", "train", "--model", "resnet1800", "--out", str(tmp_path / "r")],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+
+
+class Stop(Exception):
+    """Stands for the process being killed after the first checkpoint."""
+
+
+def test_trains_and_resumes_on_a_generated_imagenette(imagenette, tmp_path, capsys, monkeypatch):
+    status, out, err = run_main(train_args(imagenette, tmp_path / "straight"), capsys)
+    assert status == 0, err
+    assert "resnet18 on imagenette2-160: val top-1" in out
+    history = History.load(tmp_path / "straight" / "metrics.json")
+    assert [e["epoch"] for e in history.epochs] == [1, 2]
+    assert history.config["train_size"] == 39 and history.config["val_size"] == 20  # one corrupt JPEG skipped
+    assert history.config["is_standin"] is False and history.config["image_size"] == 32
+
+    real_save = train._save_checkpoint
+
+    def save_then_stop(*args):
+        real_save(*args)
+        raise Stop
+
+    monkeypatch.setattr(train, "_save_checkpoint", save_then_stop)
+    with pytest.raises(Stop):
+        main(train_args(imagenette, tmp_path / "stopped"))
+    monkeypatch.undo()
+    assert load_checkpoint(tmp_path / "stopped")["epoch"] == 1
+
+    status, out, err = run_main(train_args(imagenette, tmp_path / "stopped", "--resume"), capsys)
+    assert status == 0, err
+    straight = load_checkpoint(tmp_path / "straight")["model"]
+    resumed = load_checkpoint(tmp_path / "stopped")["model"]
+    assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+    resumed_history = json.loads((tmp_path / "stopped" / "metrics.json").read_text())
+    assert [e["train_loss"] for e in resumed_history["epochs"]] == [e["train_loss"] for e in history.epochs]
+
+    # Resuming with other settings is refused in one line, the run left as it was.
+    status, out, err = run_main(
+        train_args(imagenette, tmp_path / "stopped", "--resume", "--lr", "0.5"), capsys
+    )
+    assert status == 2 and err.count("\n") == 1 and "different settings" in err
+
+
+@pytest.mark.slow
+def test_torchrun_two_cpu_processes(imagenette, tmp_path):
+    """The same command under torchrun: two gloo ranks, one set of files, written by rank 0."""
+    env = dict(os.environ, NETS_DATA_DIR=str(tmp_path / "cache"), OMP_NUM_THREADS="1")
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--master_port=0",
+        "-m",
+        "nets",
+    ]
+    result = subprocess.run(
+        [*cmd, *train_args(imagenette, tmp_path / "ddp")], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.count("resnet18 on imagenette2-160: val top-1") == 1  # rank 0 reports, once
+    history = History.load(tmp_path / "ddp" / "metrics.json")
+    assert history.config["world_size"] == 2 and len(history) == 2
