@@ -149,7 +149,7 @@ GOOGLENET_TABLE: dict[str, InceptionWidths] = {
     "inception5b": InceptionWidths(384, 192, 384, 48, 128, 128),  # 7x7x1024
 }
 # Max pools that halve the grid between groups of modules: module they follow -> (name, kernel).
-# The paper's pool4 is 3x3/2; torchvision's weights were trained with 2x2/2 (same 14 -> 7), so we follow.
+# The paper's pool4 is 3x3/2; torchvision's layout (and its weights) uses 2x2/2 (same 14 -> 7), so we do too.
 GOOGLENET_POOLS: dict[str, tuple[str, int]] = {"inception3b": ("pool3", 3), "inception4e": ("pool4", 2)}
 # The two auxiliary classifiers read the outputs of these modules (paper Figure 3).
 GOOGLENET_AUX_TAPS: tuple[str, str] = ("inception4a", "inception4d")
@@ -516,7 +516,7 @@ class InceptionV3BlockC(Parallel):
 
 
 class InceptionV3Stem(nn.Sequential):
-    """Five plain convolutions and two max pools, 299 -> 35 (paper Table 1; the release adds a 1x1 "3b").
+    """Five plain convolutions and two max pools, 299 -> 35x35x192, as released (paper Table 1 differs a little).
 
     Inception-ResNet-v2's released model (TF-slim, timm) uses this same stem, not the paper's Figure 3.
     """

@@ -344,3 +344,16 @@ def test_inception_resnet_v2_uses_the_released_block_counts_and_scales():
         assert [b.scale for b in blocks[:-1]] == [scale] * (count - 1)
     last = body.block_c[-1]
     assert last.scale == 1.0 and isinstance(last.act, nn.Identity)
+
+
+def test_converts_the_layout_torchvisions_pretrained_builders_leave():
+    """With weights, torchvision builds the aux heads, loads, then drops them and sets transform_input=True."""
+    torch.manual_seed(0)
+    tv = torchvision.models.GoogLeNet(aux_logits=True, transform_input=True, init_weights=False)
+    tv.aux_logits, tv.aux1, tv.aux2 = False, None, None
+    ours = from_torchvision(randomize_batchnorm(tv).eval())
+    assert not ours.aux_logits and ours.transform_input
+    assert nets.count_params(ours) == 6_624_904
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert max_abs_diff(ours(x), tv(x)) <= 1e-5
