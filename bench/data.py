@@ -5,8 +5,9 @@
 On one generated 160 px Imagenette-like tree (realistic ~160 x 213 JPEGs, made by
 tests/imagenette_fixture.py in a temp folder) it measures images per second of
 
-1. tensor cache -> device: the uint8 batches ``nets.data`` hands to the training device (rows of the
-   memory-mapped cache in a shuffled order, moved to the device; augmentation then runs there);
+1. tensor cache -> device: the uint8 batches ``nets.data`` hands to the training device
+   (``raw_batches``: rows of the memory-mapped cache in a shuffled order, moved to the device;
+   augmentation then runs there);
 2. tensor cache, end to end on the CPU: ``nets.data.batches(train=True)`` with the CPU as the training
    device, so random-resized-crop + flip + normalisation run on the CPU too;
 3. (with a GPU) the same end to end with augmentation on the GPU;
@@ -48,16 +49,8 @@ def images_per_second(batch_iter, epochs: int) -> float:
 
 
 def cache_to_device(split: nd.Split, batch_size: int, device: torch.device):
-    """What the tensor-cache pipeline hands to the device: shuffled uint8 rows, read from the memmap and moved."""
-
-    def run(epoch: int):
-        order = torch.randperm(len(split), generator=torch.Generator().manual_seed(epoch))
-        for k in range(len(split) // batch_size):
-            index = order[k * batch_size : (k + 1) * batch_size]
-            rows = split.images[index]
-            yield (rows.pin_memory().to(device, non_blocking=True) if device.type == "cuda" else rows), None
-
-    return run
+    """What the tensor-cache pipeline hands to the device: ``nets.data.raw_batches`` (uint8, before augmentation)."""
+    return lambda epoch: nd.raw_batches(split, batch_size, train=True, device=device, epoch=epoch)
 
 
 def torchvision_loader(train_dir: Path, batch_size: int, workers: int):

@@ -66,6 +66,7 @@ __all__ = [
     "load",
     "num_batches",
     "prepare_imagenette",
+    "raw_batches",
     "standin_images",
     "verify_imagenette_tree",
 ]
@@ -258,11 +259,40 @@ def batches(
     87.5 % resized to ``image_size``, nothing dropped (a rank whose slice of the last batch is empty gets an
     empty batch, so every rank takes the same number of steps). Global batch k is
     ``order[k*batch_size:(k+1)*batch_size]``; rank r takes its contiguous ``batch_size // world_size``.
+    If ``split`` already lives on ``device`` (e.g. ``Split(images.cuda(), labels.cuda())``), rows are
+    gathered there and nothing crosses the bus.
     """
+    image_size = _check_int("image_size", image_size, minimum=8)
+    raw = raw_batches(
+        split,
+        batch_size,
+        train=train,
+        device=device,
+        seed=seed,
+        epoch=epoch,
+        rank=rank,
+        world_size=world_size,
+    )
+    return _augmented(
+        raw, batch_size, train, image_size, torch.device(device), seed, epoch, rank, world_size, channels_last
+    )
+
+
+def raw_batches(
+    split: Split,
+    batch_size: int,
+    *,
+    train: bool,
+    device: torch.device | str = "cpu",
+    seed: int = 0,
+    epoch: int = 0,
+    rank: int = 0,
+    world_size: int = 1,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """The uint8 (b, 3, R, R) batches and labels ``batches`` augments: same order, slicing and checks."""
     if not isinstance(split, Split):
         raise TypeError(f"batches expects a nets.data.Split, got {type(split).__name__}")
     batch_size = _check_int("batch_size", batch_size, minimum=1)
-    image_size = _check_int("image_size", image_size, minimum=8)
     seed = _check_int("seed", seed, minimum=0)
     epoch = _check_int("epoch", epoch, minimum=0)
     world_size = _check_int("world_size", world_size, minimum=1)
@@ -272,7 +302,7 @@ def batches(
     if batch_size % world_size:
         raise ValueError(
             f"batch_size ({batch_size}) must be divisible by world_size ({world_size}): each rank takes an "
-            f"equal slice of the global batch; use e.g. batch_size={batch_size // world_size * world_size or world_size}"
+            f"equal slice of the global batch; use e.g. batch_size={max(1, batch_size // world_size) * world_size}"
         )
     if split.images.ndim != 4 or split.images.shape[1] != 3 or split.images.dtype != torch.uint8:
         raise ValueError(
@@ -283,18 +313,7 @@ def batches(
             f"the split has {len(split)} images, fewer than one training batch of {batch_size} "
             "(training drops incomplete batches); use a smaller batch_size"
         )
-    return _batches(
-        split,
-        batch_size,
-        train,
-        image_size,
-        torch.device(device),
-        seed,
-        epoch,
-        rank,
-        world_size,
-        channels_last,
-    )
+    return _raw(split, batch_size, train, torch.device(device), seed, epoch, rank, world_size)
 
 
 def num_batches(split: Split, batch_size: int, *, train: bool) -> int:
@@ -309,17 +328,15 @@ def num_batches(split: Split, batch_size: int, *, train: bool) -> int:
 # ---------------------------------------------------------------------------------------------------
 
 
-def _batches(
+def _raw(
     split: Split,
     batch_size: int,
     train: bool,
-    image_size: int,
     device: torch.device,
     seed: int,
     epoch: int,
     rank: int,
     world_size: int,
-    channels_last: bool,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     n = len(split)
     local = batch_size // world_size
@@ -330,11 +347,28 @@ def _batches(
     else:
         order = torch.arange(n)
         steps = -(-n // batch_size)
-    mean, std = _norm_constants(device)
     for step in range(steps):
         index = order[step * batch_size : (step + 1) * batch_size][lo:hi]
-        x = _to_device(split.images, index, device).float()
-        y = _to_device(split.labels, index, device)
+        yield _gather(split.images, index, device), _gather(split.labels, index, device)
+
+
+def _augmented(
+    raw: Iterator[tuple[torch.Tensor, torch.Tensor]],
+    batch_size: int,
+    train: bool,
+    image_size: int,
+    device: torch.device,
+    seed: int,
+    epoch: int,
+    rank: int,
+    world_size: int,
+    channels_last: bool,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    local = batch_size // world_size
+    lo, hi = rank * local, (rank + 1) * local
+    mean, std = _norm_constants(device)
+    for step, (x, y) in enumerate(raw):
+        x = x.float()
         if train:
             w, h, cx, cy, flip = (t[lo:hi].to(device) for t in _draw_crops(batch_size, seed, epoch, step))
             x = crop_resize(x, w * torch.where(flip, -1.0, 1.0), h, cx, cy, image_size)
@@ -343,17 +377,18 @@ def _batches(
             full = torch.full((b,), EVAL_CROP, device=device)
             zero = torch.zeros(b, device=device)
             x = crop_resize(x, full, full, zero, zero, image_size)
-        x = (x - mean) / std
+        x = x.sub_(mean).div_(std)  # crop_resize returned a fresh tensor: normalise in place
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         yield x, y
 
 
-def _to_device(t: torch.Tensor, index: torch.Tensor, device: torch.device) -> torch.Tensor:
+def _gather(t: torch.Tensor, index: torch.Tensor, device: torch.device) -> torch.Tensor:
     """``t[index]`` on ``device``: gathered where ``t`` lives (a memmap reads just those rows), then moved."""
-    if t.device == device:
-        return t[index.to(device)]
-    rows = t[index]
+    if t.device.type != "cpu":
+        return t[index.to(t.device)].to(device)
+    # numpy's fancy indexing copies whole rows; torch's uint8 gather is ~10x slower on the CPU
+    rows = torch.from_numpy(t.numpy()[index.numpy()])
     if device.type == "cuda":
         return rows.pin_memory().to(device, non_blocking=True)
     return rows.to(device)

@@ -505,6 +505,47 @@ def test_crop_resize_identity_and_flip():
     assert torch.allclose(half[..., ::2].mean(), x[..., :6].mean(), atol=0.05)
 
 
+def test_crop_resize_matches_torchvision_resized_crop():
+    from torchvision.transforms import functional as TF
+
+    x = torch.rand(1, 3, 32, 32)
+    # box: columns 4..20, rows 8..32 of the image (w = 16/32, h = 24/32, centre (12, 20) -> (-0.25, 0.25))
+    ours = nd.crop_resize(
+        x, torch.tensor([0.5]), torch.tensor([0.75]), torch.tensor([-0.25]), torch.tensor([0.25]), 32
+    )
+    theirs = TF.resized_crop(x, top=8, left=4, height=24, width=16, size=[32, 32], antialias=False)
+    # equal inside; on the outermost pixels torchvision (which cuts first) clamps to the box's edge,
+    # where sampling the whole image blends in the true neighbour
+    assert torch.allclose(ours[..., 1:-1, 1:-1], theirs[..., 1:-1, 1:-1], atol=1e-4)
+
+
+def test_validation_batches_are_the_central_crop_resized():
+    from torchvision.transforms import functional as TF
+
+    split = numbered_split(6, side=64)
+    x, y = next(nd.batches(split, 6, train=False, image_size=56))
+    reference = TF.resize(
+        TF.center_crop(split.images.float(), 56), [56, 56], antialias=True
+    )  # 0.875 * 64 = 56
+    reference = (reference / 255 - torch.tensor(nd.MEAN).view(1, 3, 1, 1)) / torch.tensor(nd.STD).view(
+        1, 3, 1, 1
+    )
+    assert torch.allclose(x, reference, atol=1e-4) and y.tolist() == list(range(6))
+
+
+def test_raw_batches_are_the_uint8_rows_batches_augments():
+    split = numbered_split(40)
+    for rank in range(2):
+        raw = list(nd.raw_batches(split, 16, train=True, seed=3, epoch=1, rank=rank, world_size=2))
+        augmented = list(
+            nd.batches(split, 16, train=True, image_size=16, seed=3, epoch=1, rank=rank, world_size=2)
+        )
+        assert len(raw) == len(augmented) == 2
+        for (x8, y8), (_, y) in zip(raw, augmented, strict=True):
+            assert x8.dtype == torch.uint8 and x8.shape == (8, 3, 24, 24)
+            assert torch.equal(y8, y) and torch.equal(x8, split.images[y8])
+
+
 def test_random_crops_follow_the_scale_and_ratio_ranges():
     w, h, cx, cy, flip = nd._draw_crops(4000, seed=0, epoch=0, step=0)
     area, ratio = w * h, w / h
