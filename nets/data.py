@@ -12,7 +12,8 @@ normalised there as batched tensor ops (the airbench recipe).
     ...     ...
 
 ``load`` returns :class:`Data` (two :class:`Split` s: uint8 images + int64 labels); ``batches`` yields
-normalised float32 batches; ``num_batches`` says how many.
+normalised float32 batches (``raw_batches`` the uint8 ones before augmentation, ``crop_resize`` is the
+batched crop); ``num_batches`` says how many.
 
 Imagenette is fetched robustly by :func:`prepare_imagenette` (temp-name download, md5 with a clear message
 when upstream re-uploaded the archive, ``tarfile`` extraction with ``filter="data"`` into a temp folder,
@@ -61,6 +62,7 @@ __all__ = [
     "Split",
     "UnreadableImageWarning",
     "batches",
+    "crop_resize",
     "data_dir",
     "download_file",
     "load",
@@ -222,15 +224,13 @@ def load(
     root = Path(root).expanduser() if root is not None else data_dir()
 
     if source == "standin":
-        return _load_standin(root, resolution=resolution, subset=subset, seed=seed, progress=progress)
+        return _load_standin(root, resolution=resolution, subset=subset, seed=seed)
     try:
         prepare_imagenette(root, size, download=download, verify_md5=verify_md5, progress=progress)
     except ImagenetteUnavailable as err:
         if source == "imagenette" or not fallback:
             raise
-        data = _load_standin(
-            root, resolution=resolution, subset=subset, seed=seed, progress=progress, note=_short_reason(err)
-        )
+        data = _load_standin(root, resolution=resolution, subset=subset, seed=seed, note=_short_reason(err))
         warnings.warn(f"{data.banner}\nWhy: {err}", stacklevel=2)
         return data
     return _load_imagenette(root, size, resolution=resolution, subset=subset, seed=seed, progress=progress)
@@ -488,8 +488,8 @@ def prepare_imagenette(
     A tree counts as complete only with the marker file this function writes after checking every class
     folder's image count (``expected_counts``, default the published 9,469 / 3,925), and only while the
     counts still match. A tree without it (e.g. torchvision's own download) is adopted if its counts are
-    right; a half-extracted one is replaced. The archive is downloaded to ``<name>.part`` and renamed
-    when complete, md5-checked, extracted with ``tarfile`` (``filter="data"``) into a temporary folder,
+    right; a half-extracted one is replaced. The archive is downloaded to ``<name>.<pid>.part`` and
+    renamed when complete (``download=False`` only forbids the network: an archive on disk is used), md5-checked, extracted with ``tarfile`` (``filter="data"``) into a temporary folder,
     verified, marked, then moved into place - so an interrupted run leaves nothing that passes for
     complete and can simply be re-run. Raises :class:`ImagenetteUnavailable` (or its subclass
     :class:`ImagenetteChecksumError`) with what to do.
@@ -508,12 +508,12 @@ def prepare_imagenette(
         if not problems:  # complete but unmarked (extracted by torchvision or by hand): adopt it
             _write_marker(tree, expected, archive_md5=None)
             return root
-        if not download:
-            raise ImagenetteUnavailable(
-                f"{tree} is incomplete ({problems[0]}{' ...' if len(problems) > 1 else ''}). Delete it, or call "
-                "load(download=True) to extract the archive again."
-            )
     archive = root / f"{stem}.tgz"
+    if tree.is_dir() and not download and not archive.is_file():
+        raise ImagenetteUnavailable(
+            f"{tree} is incomplete ({problems[0]}{' ...' if len(problems) > 1 else ''}): probably an interrupted "
+            f"extraction. Delete it, or put the archive at {archive}, or call load(download=True) to fetch it again."
+        )
     expected_md5 = _expected_md5(md5, verify_md5)
     if not archive.is_file():
         if not download:
@@ -1100,9 +1100,8 @@ def standin_images(
     return out, np.repeat(np.arange(n_classes, dtype=np.int64), per_class)
 
 
-def _load_standin(
-    root: Path, *, resolution: int, subset: int | None, seed: int, progress: bool, note: str = ""
-) -> Data:
+def _load_standin(root: Path, *, resolution: int, subset: int | None, seed: int, note: str = "") -> Data:
+    """The stand-in through the same tensor cache (generated in seconds the first time, then memory-mapped)."""
     splits = {}
     for split in SPLITS:
         per_class = STANDIN_PER_CLASS[split]

@@ -318,11 +318,22 @@ def test_half_extracted_tree_is_never_taken_for_complete(archive, tmp_path):
         nd.prepare_imagenette(root, download=False, expected_counts=fake_counts((3, 2)))
     with pytest.raises(nd.ImagenetteUnavailable, match="incomplete"):
         nd.load("imagenette", root=root, download=False, progress=False)
-    # with the archive at hand and download allowed, it is extracted again, verified and marked
+    # with the archive at hand it is extracted again (no network needed), verified and marked
     shutil.copyfile(archive, root / f"{STEM}.tgz")
-    nd.prepare_imagenette(root, verify_md5=False, expected_counts=fake_counts((3, 2)), progress=False)
+    nd.prepare_imagenette(
+        root, download=False, verify_md5=False, expected_counts=fake_counts((3, 2)), progress=False
+    )
     assert nd._count_images(root / STEM) == fake_counts((3, 2))
     assert (root / STEM / nd._MARKER).is_file()
+
+
+def test_other_sizes_use_their_own_folders(tmp_path):
+    root = make_fake_imagenette(tmp_path, size="full", per_class=(1, 1), corrupt=0)
+    assert (root / "imagenette2" / "train" / nd.IMAGENETTE_WNIDS[0]).is_dir()
+    d = nd.load("imagenette", size="full", root=root, download=False, resolution=64, progress=False)
+    assert d.source == "imagenette2" and d.train.images.shape == (10, 3, 64, 64)
+    with pytest.raises(nd.ImagenetteUnavailable, match="imagenette2-320"):
+        nd.load("imagenette", size="320px", root=root, download=False, progress=False)
 
 
 def test_files_removed_after_verification_invalidate_the_marker(tree):
