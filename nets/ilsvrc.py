@@ -14,13 +14,38 @@ Caveats a reader should know before comparing bars:
   numbers the chapters reproduce are higher (e.g. AlexNet, one CNN: 18.2% top-5 error on val).
 * SuperVision's 15.3% used extra training data (ImageNet Fall 2011); with the supplied data only it
   was 16.4% (ILSVRC2012 results page).
+
+The module also scores guesses the way the challenge did (``true_class_rank``, ``topk_correct``,
+``topk_accuracy``, ``topk_report``) and reads the WordNet synsets behind the class ids (``wordnet_synsets``).
 """
 
 from __future__ import annotations
 
+import difflib
+import html
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from importlib import resources
 
-__all__ = ["ENTRIES", "HUMAN", "HumanEstimate", "ILSVRCEntry", "runners_up", "winners"]
+import torch
+
+__all__ = [
+    "ENTRIES",
+    "HUMAN",
+    "HumanEstimate",
+    "ILSVRCEntry",
+    "Synset",
+    "TopKReport",
+    "imagenet1k_wnids",
+    "runners_up",
+    "scores_from_guesses",
+    "topk_accuracy",
+    "topk_correct",
+    "topk_report",
+    "true_class_rank",
+    "winners",
+    "wordnet_synsets",
+]
 
 RUSSAKOVSKY_2015 = (
     "Russakovsky et al., 'ImageNet Large Scale Visual Recognition Challenge', "
@@ -145,3 +170,268 @@ def winners() -> list[ILSVRCEntry]:
 def runners_up() -> list[ILSVRCEntry]:
     """Entries kept for the story that did not win (VGG, second in 2014), oldest first."""
     return sorted((e for e in ENTRIES if e.rank != 1), key=lambda e: (e.year, e.rank))
+
+
+# --------------------------------------------------------------------------------------------------
+# Scoring: top-1 and top-5
+# --------------------------------------------------------------------------------------------------
+
+
+def _scores_and_labels(scores: object, labels: object) -> tuple[torch.Tensor, torch.Tensor]:
+    scores = torch.as_tensor(scores)
+    labels = torch.as_tensor(labels)
+    if scores.ndim != 2 or not scores.is_floating_point():
+        raise ValueError(
+            f"scores must be a float table shaped (images, classes); got {scores.dtype} {tuple(scores.shape)}"
+        )
+    if labels.ndim != 1 or labels.is_floating_point() or labels.dtype == torch.bool:
+        raise ValueError(
+            f"labels must be one integer class index per image; got {labels.dtype} {tuple(labels.shape)}"
+        )
+    if len(labels) != len(scores):
+        raise ValueError(f"{len(scores)} rows of scores but {len(labels)} labels: give one label per image")
+    if len(labels) and (labels.min() < 0 or labels.max() >= scores.shape[1]):
+        raise ValueError(f"labels must be class indices in 0..{scores.shape[1] - 1}; got {labels.tolist()}")
+    return scores, labels.long()
+
+
+def true_class_rank(scores: object, labels: object) -> torch.Tensor:
+    """Where each image's true class stands in its model's ranking: 1 = the top guess. Shape (images,).
+
+    ``scores`` is (images, classes), any monotone score (logits or probabilities); ``labels`` the true
+    class indices. A tie with another class counts against the true class, so a network that outputs
+    the same score for every class is never "right"; with real-valued outputs ties do not happen.
+    """
+    scores, labels = _scores_and_labels(scores, labels)
+    truth = scores.gather(1, labels[:, None])
+    return (scores >= truth).sum(dim=1)  # the true class itself, plus every class scored as high or higher
+
+
+def _check_k(k: object, classes: int) -> int:
+    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= classes:
+        raise ValueError(f"k must be an integer from 1 to the number of classes ({classes}), got {k!r}")
+    return k
+
+
+def topk_correct(scores: object, labels: object, k: int) -> torch.Tensor:
+    """Which images count as correct under top-``k``: the true class is among the ``k`` highest scores.
+
+    ILSVRC's classification task took five guesses per image (top-5); top-1 is the usual accuracy.
+    """
+    ranks = true_class_rank(scores, labels)
+    _check_k(k, torch.as_tensor(scores).shape[1])
+    return ranks <= k
+
+
+def topk_accuracy(scores: object, labels: object, k: int) -> float:
+    """The fraction of images correct under top-``k``; the challenge reported the error, 1 minus this."""
+    correct = topk_correct(scores, labels, k)
+    if len(correct) == 0:
+        raise ValueError("no images: accuracy is undefined")
+    return correct.float().mean().item()
+
+
+def _class_index(name: str, classes: Sequence[str]) -> int:
+    if name in classes:
+        return list(classes).index(name)
+    close = difflib.get_close_matches(name, list(classes), n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise ValueError(f"unknown class {name!r}.{hint} The classes are: {', '.join(classes)}")
+
+
+def scores_from_guesses(
+    examples: Sequence[tuple[str, Mapping[str, float]]], classes: Sequence[str]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A probability table from hand-written guesses, to try top-k scoring on: ``(scores, labels)``.
+
+    Each example is ``(true class, {class: probability the model gives it})``; the classes an example
+    does not name share what is left of its probability equally. Returns (examples, classes) float
+    scores and the true class indices.
+    """
+    classes = [str(c) for c in classes]
+    if len(set(classes)) != len(classes):
+        raise ValueError(f"class names must be distinct: {classes}")
+    scores = torch.zeros(len(examples), len(classes), dtype=torch.float64)
+    labels = torch.zeros(len(examples), dtype=torch.long)
+    for i, example in enumerate(examples):
+        truth, guesses = example
+        labels[i] = _class_index(truth, classes)
+        named = torch.zeros(len(classes), dtype=torch.bool)
+        for name, p in guesses.items():
+            if not 0 <= p <= 1:
+                raise ValueError(f"example {i}: probability of {name!r} must be in [0, 1], got {p}")
+            j = _class_index(name, classes)
+            scores[i, j], named[j] = p, True
+        left = 1 - scores[i].sum().item()
+        if left < -1e-9:
+            raise ValueError(f"example {i}: the probabilities add up to {1 - left:.3g}, more than 1")
+        if (~named).any():
+            scores[i, ~named] = max(left, 0.0) / int((~named).sum())
+    return scores, labels
+
+
+@dataclass(frozen=True)
+class TopKReport:
+    """Each image's ranked guesses and whether it counts as correct at top-``k``; shows as an HTML table."""
+
+    k: int
+    captions: tuple[str, ...]  # what each image shows
+    truths: tuple[str, ...]  # its true class
+    guesses: tuple[tuple[tuple[str, float], ...], ...]  # its top guesses, best first: (class, score)
+    ranks: tuple[int, ...]  # where its true class stands (1 = top guess)
+
+    @property
+    def correct(self) -> tuple[bool, ...]:
+        return tuple(rank <= self.k for rank in self.ranks)
+
+    @property
+    def accuracy(self) -> float:
+        return sum(self.correct) / len(self.correct)
+
+    @property
+    def summary(self) -> str:
+        hits, n = sum(self.correct), len(self.correct)
+        return (
+            f"top-{self.k}: {hits} of {n} images correct, accuracy {hits / n:.0%}, "
+            f"top-{self.k} error {1 - hits / n:.0%}"
+        )
+
+    def __repr__(self) -> str:  # what a notebook shows without HTML: the readable table, not the fields
+        return str(self)
+
+    def __str__(self) -> str:
+        lines = [self.summary]
+        for caption, truth, guesses, rank, ok in zip(
+            self.captions, self.truths, self.guesses, self.ranks, self.correct, strict=True
+        ):
+            ranked = ", ".join(f"{name} {p:.0%}" for name, p in guesses)
+            lines.append(f"{'correct' if ok else 'wrong  '}  {caption} [{truth}, rank {rank}]: {ranked}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        shown = len(self.guesses[0]) if self.guesses else 0
+        head = "".join(f"<th>guess {j + 1}</th>" for j in range(shown))
+        rows = []
+        for caption, truth, guesses, rank, ok in zip(
+            self.captions, self.truths, self.guesses, self.ranks, self.correct, strict=True
+        ):
+            cells = []
+            for j, (name, p) in enumerate(guesses):
+                counted = j < self.k
+                style = "" if counted else "color:#999;"
+                if name == truth:
+                    style += "font-weight:bold;" + (
+                        "background:#c8f0c8;" if counted else "background:#f3e3c3;"
+                    )
+                cells.append(f'<td style="{style}">{html.escape(name)} {p:.0%}</td>')
+            mark = "&#10003; correct" if ok else "&#10007; wrong"
+            colour = "#1a7f1a" if ok else "#b00020"
+            rows.append(
+                f"<tr><td>{html.escape(caption)}</td><td><b>{html.escape(truth)}</b></td>{''.join(cells)}"
+                f'<td style="text-align:center">{rank}</td><td style="color:{colour};font-weight:bold">{mark}</td></tr>'
+            )
+        return (
+            '<table class="nets-topk">'
+            f"<caption>{html.escape(self.summary)}. The first {self.k} guess{'es' if self.k > 1 else ''} count; "
+            "the true class is in bold (green when it counts).</caption>"
+            f"<thead><tr><th>photo</th><th>true class</th>{head}<th>rank of truth</th><th>top-{self.k}</th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>"
+        )
+
+
+def topk_report(
+    scores: object,
+    labels: object,
+    classes: Sequence[str],
+    k: int,
+    *,
+    captions: Sequence[str] | None = None,
+    show: int = 5,
+) -> TopKReport:
+    """Score each image at top-``k`` and list its ``show`` best guesses, for a table a reader can check by eye.
+
+    ``show`` is capped at the number of classes.
+    """
+    scores, labels = _scores_and_labels(scores, labels)
+    classes = [str(c) for c in classes]
+    if len(classes) != scores.shape[1]:
+        raise ValueError(f"{len(classes)} class names for {scores.shape[1]} columns of scores")
+    k = _check_k(k, len(classes))
+    if not isinstance(show, int) or isinstance(show, bool) or show < 1:
+        raise ValueError(f"show must be a positive number of guesses, got {show!r}")
+    show = min(show, len(classes))
+    captions = (
+        [f"image {i + 1}" for i in range(len(labels))] if captions is None else [str(c) for c in captions]
+    )
+    if len(captions) != len(labels):
+        raise ValueError(f"{len(captions)} captions for {len(labels)} images")
+    top = scores.topk(show, dim=1)
+    guesses = tuple(
+        tuple((classes[j], float(p)) for p, j in zip(values.tolist(), indices.tolist(), strict=True))
+        for values, indices in zip(top.values, top.indices, strict=True)
+    )
+    return TopKReport(
+        k=k,
+        captions=tuple(captions),
+        truths=tuple(classes[i] for i in labels.tolist()),
+        guesses=guesses,
+        ranks=tuple(true_class_rank(scores, labels).tolist()),
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# WordNet: the synsets behind ImageNet's class ids
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Synset:
+    """One WordNet synset as ImageNet names it: ``wnid`` = part of speech + offset in WordNet 3.0."""
+
+    wnid: str  # e.g. "n01440764": "n" for noun, then the synset's byte offset in WordNet's noun data file
+    lemmas: tuple[str, ...]  # the words that name it ("tench", "Tinca tinca")
+    gloss: str  # WordNet's definition
+
+    @property
+    def pos(self) -> str:
+        return {"n": "noun", "v": "verb", "a": "adjective", "s": "adjective", "r": "adverb"}[self.wnid[0]]
+
+    @property
+    def offset(self) -> int:
+        return int(self.wnid[1:])
+
+
+def _timm_info(filename: str) -> str:
+    """One of the WordNet/ImageNet tables timm ships (timm/data/_info), as text."""
+    try:
+        folder = resources.files("timm.data") / "_info"
+    except ModuleNotFoundError as err:
+        raise RuntimeError(
+            "the WordNet lemmas and glosses come from timm's copy of them, and timm is not installed: pip install timm"
+        ) from err
+    path = folder / filename
+    if not path.is_file():
+        raise RuntimeError(f"this timm has no {filename}; install timm >= 0.9 (pip install -U timm)")
+    return path.read_text(encoding="utf-8")
+
+
+def _table(filename: str) -> dict[str, str]:
+    rows = (line.split("\t", 1) for line in _timm_info(filename).splitlines() if line.strip())
+    return {wnid.strip(): text.strip() for wnid, text in rows}
+
+
+def wordnet_synsets(wnids: Sequence[str]) -> list[Synset]:
+    """The WordNet lemmas and gloss of each ImageNet class id (from timm's tables; needs ``timm``)."""
+    lemmas, glosses = _table("imagenet_synset_to_lemma.txt"), _table("imagenet_synset_to_definition.txt")
+    missing = [w for w in wnids if w not in lemmas]
+    if missing:
+        raise ValueError(f"not ImageNet synset ids (e.g. 'n01440764'): {missing}")
+    return [Synset(w, tuple(s.strip() for s in lemmas[w].split(",")), glosses.get(w, "")) for w in wnids]
+
+
+def imagenet1k_wnids() -> list[str]:
+    """The 1000 ILSVRC-2012 classes' wnids in class-index order (sorted, as every ImageNet model numbers them)."""
+    wnids = _timm_info("imagenet_synsets.txt").split()
+    if len(wnids) != 1000 or wnids != sorted(wnids):
+        raise RuntimeError(f"timm's imagenet_synsets.txt should hold 1000 sorted wnids, found {len(wnids)}")
+    return wnids
