@@ -20,10 +20,13 @@ table, including A-LRN and C (the paper's 16-layer net with three 1x1 convolutio
 
 from __future__ import annotations
 
+import math
 import re
 from collections import OrderedDict
+from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .alexnet import _copy_in_order, local_response_norm
@@ -34,8 +37,13 @@ __all__ = [
     "CONFIGS",
     "NAMES",
     "VGG",
+    "JitteredCrop",
+    "activation_memory",
     "config_table",
     "from_torchvision",
+    "layer_costs",
+    "receptive_field",
+    "scale_jitter",
     "vgg",
     "vgg11",
     "vgg11_bn",
@@ -141,17 +149,40 @@ class VGG(nn.Module):
     columns from scratch. The paper, to avoid stalled training, drew only A at random (zero mean,
     variance 1e-2) and started deeper nets from A's first four convolutions and three FC layers; it
     notes that Glorot & Bengio's initialisation, found after submission, made that unnecessary.
+
+    ``width`` scales every convolution's channels (rounded, at least 1) and ``fc_width`` sets fc6 and
+    fc7: not in the paper, they give a narrow VGG with the same depth and shape that trains in seconds
+    on a CPU (the book's previews). The defaults are the paper's; other values add ``_w<width>_fc<fc>``
+    to ``name`` so a narrow net is never mistaken for the real one. Built on the meta device (shapes
+    only), the random initialisation is skipped.
     """
 
     def __init__(
-        self, config: str = "D", num_classes: int = 1000, *, batch_norm: bool = False, dropout: float = 0.5
+        self,
+        config: str = "D",
+        num_classes: int = 1000,
+        *,
+        batch_norm: bool = False,
+        dropout: float = 0.5,
+        width: float = 1.0,
+        fc_width: int = FC_WIDTH,
     ) -> None:
         super().__init__()
         config = _check_config(config)
         if not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}; the paper uses 0.5")
+        if isinstance(width, bool) or not isinstance(width, (int, float)) or not 0 < width <= 16:
+            raise ValueError(
+                f"width must be a channel multiplier in (0, 16], got {width!r}; the paper's is 1"
+            )
+        if isinstance(fc_width, bool) or not isinstance(fc_width, int) or fc_width < 1:
+            raise ValueError(
+                f"fc_width must be a positive integer, got {fc_width!r}; the paper's is {FC_WIDTH}"
+            )
         self.config = config
         self.name = NAMES[config] + ("_bn" if batch_norm else "")
+        if width != 1 or fc_width != FC_WIDTH:
+            self.name += f"_w{width:g}_fc{fc_width}"
         self.min_size = MIN_SIZE
 
         layers: OrderedDict[str, nn.Module] = OrderedDict()
@@ -163,6 +194,7 @@ class VGG(nn.Module):
                     layers[f"norm{stage}"] = local_response_norm()
                     continue
                 kernel_size, channels = parsed
+                channels = max(1, round(channels * width))
                 layers[f"conv{stage}_{i}"] = nn.Conv2d(
                     in_channels, channels, kernel_size, padding=kernel_size // 2
                 )
@@ -175,15 +207,17 @@ class VGG(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d(POOL_OUTPUT)
         self.classifier = nn.Sequential(
             OrderedDict(
-                fc6=nn.Linear(in_channels * POOL_OUTPUT**2, FC_WIDTH),
+                fc6=nn.Linear(in_channels * POOL_OUTPUT**2, fc_width),
                 relu6=nn.ReLU(),
                 dropout6=nn.Dropout(dropout),
-                fc7=nn.Linear(FC_WIDTH, FC_WIDTH),
+                fc7=nn.Linear(fc_width, fc_width),
                 relu7=nn.ReLU(),
                 dropout7=nn.Dropout(dropout),
-                fc8=nn.Linear(FC_WIDTH, num_classes),
+                fc8=nn.Linear(fc_width, num_classes),
             )
         )
+        if self.classifier.fc8.weight.is_meta:
+            return  # shapes only; initialising meta tensors would also import torch._dynamo (seconds)
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
@@ -198,9 +232,21 @@ class VGG(nn.Module):
         return self.classifier(torch.flatten(x, 1))
 
 
-def vgg(config: str = "D", batch_norm: bool = False, num_classes: int = 1000, dropout: float = 0.5) -> VGG:
-    """Any column of the paper's Table 1: ``vgg("C")`` is the 16-layer net with 1x1 convolutions."""
-    return VGG(config, num_classes, batch_norm=batch_norm, dropout=dropout)
+def vgg(
+    config: str = "D",
+    batch_norm: bool = False,
+    num_classes: int = 1000,
+    dropout: float = 0.5,
+    *,
+    width: float = 1.0,
+    fc_width: int = FC_WIDTH,
+) -> VGG:
+    """Any column of the paper's Table 1: ``vgg("C")`` is the 16-layer net with 1x1 convolutions.
+
+    ``vgg("A", True, 10, width=0.25, fc_width=512)`` is a quarter-width VGG-11 with BatchNorm for 10
+    classes, the book's CPU preview (see ``VGG``).
+    """
+    return VGG(config, num_classes, batch_norm=batch_norm, dropout=dropout, width=width, fc_width=fc_width)
 
 
 def config_table() -> list[list[str]]:
@@ -267,6 +313,164 @@ def vgg19(num_classes: int = 1000, *, dropout: float = 0.5) -> VGG:
 def vgg19_bn(num_classes: int = 1000, *, dropout: float = 0.5) -> VGG:
     """Configuration E with BatchNorm (143,678,248 parameters)."""
     return VGG("E", num_classes, batch_norm=True, dropout=dropout)
+
+
+# What the chapter measures: receptive fields, where parameters, compute and memory go, scale jitter
+
+
+def receptive_field(layers: nn.Module) -> int:
+    """The side of the input window one output unit of ``layers`` sees, from kernels, strides and dilations.
+
+    Walks the ``nn.Conv2d``, ``nn.MaxPool2d`` and ``nn.AvgPool2d`` inside ``layers`` in module order,
+    which is the order they run in a chain such as ``VGG.features``: each k x k layer widens the window
+    by (k - 1) x (the product of the strides before it). Two stacked 3x3 convolutions see 5x5, three see
+    7x7; a ``pool5`` unit of VGG-16 sees 212x212 pixels.
+    """
+    if not isinstance(layers, nn.Module):
+        raise TypeError(
+            f"receptive_field expects an nn.Module (a chain of layers), got {type(layers).__name__}"
+        )
+    field, jump = 1, 1
+    for module in layers.modules():
+        if isinstance(module, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
+            kernel, stride, dilation = (
+                _first(getattr(module, attr, 1)) for attr in ("kernel_size", "stride", "dilation")
+            )
+            field += (kernel - 1) * dilation * jump
+            jump *= stride
+    return field
+
+
+def _first(value) -> int:
+    return int(value[0] if isinstance(value, (tuple, list)) else value)
+
+
+def _block(name: str) -> str:
+    """``features.conv3_2`` -> "stage 3", ``classifier.relu6`` -> "fc6", ``avgpool`` -> "avgpool"."""
+    head, _, leaf = name.rpartition(".")
+    number = re.search(r"\d+", leaf)
+    if head.endswith("features") and number:
+        return f"stage {number[0]}"
+    if head.endswith("classifier") and number:
+        return f"fc{number[0]}"
+    return leaf
+
+
+def layer_costs(model: nn.Module, input_size=(1, 3, 224, 224)):
+    """One row per layer, in the order the forward pass runs them: what each one costs.
+
+    Columns: ``layer`` (dotted name), ``block`` ("stage 1" ... "stage 5", "avgpool", "fc6" ... "fc8" for a
+    ``VGG``), ``kind`` (class name), ``output`` (shape without the batch), ``params``, ``macs``
+    (multiply-accumulates of the batch: convolutions and linear layers, as ``nets.count_macs`` counts
+    them) and ``activations`` (values the layer writes for the batch). Runs one forward pass in eval
+    mode; build the model on the meta device (``with torch.device("meta"):``) and it costs nothing.
+    Returns a pandas DataFrame.
+    """
+    import pandas as pd
+
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"layer_costs expects an nn.Module, got {type(model).__name__}")
+    size = tuple(input_size)
+    if len(size) != 4 or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in size):
+        raise ValueError(
+            f"input_size must be four positive integers, e.g. (1, 3, 224, 224); got {input_size!r}"
+        )
+    rows: list[dict] = []
+
+    def hook_for(name: str):
+        def hook(module: nn.Module, inputs, output) -> None:
+            if not isinstance(output, torch.Tensor):
+                return
+            if isinstance(module, nn.Conv2d):
+                macs = output.numel() * (module.in_channels // module.groups) * math.prod(module.kernel_size)
+            elif isinstance(module, nn.Linear):
+                macs = output.numel() * module.in_features
+            else:
+                macs = 0
+            rows.append(
+                {
+                    "layer": name,
+                    "block": _block(name),
+                    "kind": type(module).__name__,
+                    "output": tuple(output.shape[1:]),
+                    "params": sum(p.numel() for p in module.parameters()),
+                    "macs": macs,
+                    "activations": output.numel(),
+                }
+            )
+
+        return hook
+
+    leaves = [(n, m) for n, m in model.named_modules() if n and next(m.children(), None) is None]
+    handles = [m.register_forward_hook(hook_for(n)) for n, m in leaves]
+    param = next(model.parameters(), None)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(torch.zeros(size, device=param.device if param is not None else "cpu"))
+    finally:
+        model.train(was_training)
+        for handle in handles:
+            handle.remove()
+    return pd.DataFrame(rows, columns=["layer", "block", "kind", "output", "params", "macs", "activations"])
+
+
+def activation_memory(model: nn.Module, input_size=(1, 3, 224, 224), bytes_per_value: int = 4) -> int:
+    """Bytes of all the layer outputs of one forward pass: the values ``layer_costs`` counts, x 4 for float32.
+
+    Training keeps roughly these tensors alive until the backward pass needs them, so this is the
+    activation memory a training step needs per ``input_size`` batch; inference can free each output once
+    the next layer has read it.
+    """
+    return int(layer_costs(model, input_size)["activations"].sum()) * bytes_per_value
+
+
+@dataclass(frozen=True)
+class JitteredCrop:
+    """One training crop of the paper's scale jittering: the image rescaled so its shorter side is
+    ``scale`` (S), and the ``crop`` x ``crop`` window at (``top``, ``left``) taken from it."""
+
+    scale: int
+    top: int
+    left: int
+    rescaled: torch.Tensor  # (1, 3, H, W) with min(H, W) == scale
+    crop: torch.Tensor  # (1, 3, crop, crop)
+
+
+def scale_jitter(
+    image: torch.Tensor, n: int = 4, scale_range: tuple[int, int] = (256, 512), crop: int = 224, seed: int = 0
+) -> list[JitteredCrop]:
+    """``n`` training crops as the paper's multi-scale training makes them (Sec. 3.1).
+
+    For each crop, S is drawn uniformly from ``scale_range`` (the paper's [S_min, S_max] = [256, 512]),
+    the (1, 3, H, W) ``image`` is rescaled isotropically (antialiased bilinear) so its shorter side is S,
+    and a ``crop`` x ``crop`` window is cut at a random position. At S = 256 a crop holds most of the
+    image; at S = 512 it holds about a quarter of it, so the same object appears at different sizes.
+    Seeded: the same ``seed`` gives the same crops.
+    """
+    if not isinstance(image, torch.Tensor) or image.ndim != 4:
+        raise ValueError(
+            f"image must be a tensor shaped (1, 3, H, W), got {getattr(image, 'shape', image)!r}"
+        )
+    low, high = scale_range
+    if not crop <= low <= high:
+        raise ValueError(
+            f"scale_range must satisfy crop <= S_min <= S_max, got {scale_range} with crop {crop}"
+        )
+    generator = torch.Generator().manual_seed(seed)
+    height, width = image.shape[-2:]
+    crops = []
+    for _ in range(n):
+        scale = int(torch.randint(low, high + 1, (1,), generator=generator))
+        ratio = scale / min(height, width)
+        size = (max(scale, round(height * ratio)), max(scale, round(width * ratio)))
+        rescaled = F.interpolate(image, size=size, mode="bilinear", antialias=True, align_corners=False)
+        top = int(torch.randint(0, size[0] - crop + 1, (1,), generator=generator))
+        left = int(torch.randint(0, size[1] - crop + 1, (1,), generator=generator))
+        window = rescaled[..., top : top + crop, left : left + crop]
+        crops.append(JitteredCrop(scale, top, left, rescaled, window))
+    return crops
 
 
 # Loading reference weights
