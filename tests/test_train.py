@@ -21,6 +21,18 @@ from nets.data import Data, Split
 from nets.train import EPOCH_KEYS, History, Plan, TrainingDiverged, fit, load_checkpoint, plan_budget
 
 CLASSES = ["red", "green", "blue", "grey"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """One intra-op thread: these tensors are tiny, and on a busy shared machine a second OpenMP thread
+    mostly spins waiting for a core (20x slower here), which says nothing about nets.train."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 FAST = dict(batch_size=16, image_size=16, lr=0.2, progress=False, device="cpu")
 
 
@@ -412,6 +424,7 @@ def _ddp_worker(rank: int, world_size: int, tmp: str) -> None:
         torch.distributed.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_ddp_on_two_cpu_processes_matches_one_process_on_the_same_global_batch(tmp_path):
     """Two gloo ranks each take half of every global batch of 16; DDP averages their gradients, which is
     the gradient of the whole batch. The model has no BatchNorm (each rank would normalise with its own
