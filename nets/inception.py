@@ -20,6 +20,7 @@ conversion functions at the bottom load those weights with equal logits.
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
@@ -36,6 +37,7 @@ __all__ = [
     "INCEPTION_V3_LAYOUT",
     "INCEPTION_V4_BLOCKS",
     "REDUCTION_A_FILTERS",
+    "BranchCost",
     "GoogLeNet",
     "GoogLeNetOutputs",
     "InceptionModule",
@@ -46,12 +48,17 @@ __all__ = [
     "InceptionWidths",
     "ReductionA",
     "ResidualInceptionBlock",
+    "factorisation_params",
+    "footprint",
     "from_timm",
     "from_torchvision",
     "googlenet",
+    "googlenet_module_inputs",
     "inception_resnet_v2",
     "inception_v3",
     "inception_v4",
+    "module_cost",
+    "scale_widths",
 ]
 
 BN_EPS = 1e-3  # every Inception reference (TF's originals, torchvision, timm) uses BatchNorm eps 0.001
@@ -1129,3 +1136,127 @@ def from_timm(timm_model: nn.Module) -> nn.Module:
     _check_batchnorm_eps(timm_model, model, source_name)
     _copy_in_order(model, timm_model.state_dict().items(), source_name)
     return model.train(timm_model.training)
+
+
+# =====================================================================================================
+# What the book's chapter computes: the cost of one module, factorised filters, receptive fields.
+# Small, so the chapter's cells stay a few lines; tests/test_inception_chapter.py checks them.
+# =====================================================================================================
+
+
+class BranchCost(NamedTuple):
+    """Parameters and multiply-accumulates (one image) of one branch of a module."""
+
+    params: int
+    macs: int
+
+
+def googlenet_module_inputs(image_size: int = 224) -> dict[str, tuple[int, int]]:
+    """Each Inception module of GoogLeNet -> (input channels, input grid side) for a square input.
+
+    At 224 px the modules see 28x28 (3a, 3b), 14x14 (4a-4e) and 7x7 (5a, 5b) grids, as in Table 1.
+    Computed by running the stem and body on the meta device, so it follows the model's real layout.
+    """
+    if not isinstance(image_size, int) or isinstance(image_size, bool) or image_size < GoogLeNet.min_size:
+        raise ValueError(
+            f"image_size must be an integer >= {GoogLeNet.min_size} (GoogLeNet's smallest input)"
+        )
+    return dict(_module_inputs(image_size))
+
+
+@functools.lru_cache(maxsize=8)
+def _module_inputs(image_size: int) -> tuple[tuple[str, tuple[int, int]], ...]:
+    with torch.device("meta"):
+        model = GoogLeNet().eval()  # eval: BatchNorm accepts a 1x1 grid of one image
+        x = model.stem(torch.zeros(1, 3, image_size, image_size))
+        inputs = []
+        for name, layer in model.body.named_children():
+            if name in GOOGLENET_TABLE:
+                inputs.append((name, (int(x.shape[1]), int(x.shape[-1]))))
+            x = layer(x)
+    return tuple(inputs)
+
+
+def scale_widths(widths: InceptionWidths | Sequence[int], factor: float) -> InceptionWidths:
+    """Multiply the 3x3 and 5x5 output widths of a Table 1 row by ``factor`` (rounded, at least 1)."""
+    if not isinstance(factor, (int, float)) or isinstance(factor, bool) or factor <= 0:
+        raise ValueError(f"factor must be a positive number, got {factor!r}")
+    w = InceptionWidths(*widths)
+    return w._replace(ch3x3=max(1, round(w.ch3x3 * factor)), ch5x5=max(1, round(w.ch5x5 * factor)))
+
+
+def module_cost(
+    module: str, *, reduce: bool = True, factor: float = 1.0, kernel_5x5: int = 5, image_size: int = 224
+) -> dict[str, BranchCost]:
+    """Per-branch cost of GoogLeNet's Inception ``module`` ("inception3a" ... "inception5b"), as built.
+
+    The module gets the input GoogLeNet gives it at ``image_size`` (``googlenet_module_inputs``);
+    ``reduce=False`` builds the naive module of paper Figure 2(a) on the same input, ``factor`` scales
+    the 3x3 and 5x5 widths (``scale_widths``). Counted with ``count_params`` / ``count_macs`` on an
+    ``InceptionModule`` built on the meta device (no memory, no initialisation).
+    """
+    from .summary import count_macs, count_params
+
+    if module not in GOOGLENET_TABLE:
+        raise ValueError(f"unknown module {module!r}; GoogLeNet's are {', '.join(GOOGLENET_TABLE)}")
+    in_channels, grid = googlenet_module_inputs(image_size)[module]
+    widths = scale_widths(GOOGLENET_TABLE[module], factor)
+    with torch.device("meta"):
+        block = InceptionModule(in_channels, widths, reduce=reduce, kernel_5x5=kernel_5x5)
+    return {
+        name: BranchCost(count_params(branch), count_macs(branch, (1, in_channels, grid, grid)))
+        for name, branch in block.named_children()
+    }
+
+
+def factorisation_params(n: int, channels: int = 192) -> dict[str, int]:
+    """Weights of ways to see an n x n window, ``channels`` -> ``channels`` (convolutions without bias).
+
+    ``"n x n"``: one square filter; ``"1 x n + n x 1"``: the asymmetric pair of Inception-v3 (paper
+    section 3.2); ``"3 x 3 stack"``: (n - 1) / 2 stacked 3x3 convolutions (two for a 5x5, section 3.1).
+    All three see the same n x n window (``footprint``); at stride 1 with "same" padding each costs
+    H x W x its weight count in multiply-accumulates, so the ratios hold for MACs too.
+    """
+    from .summary import count_params
+
+    if not isinstance(n, int) or isinstance(n, bool) or n < 3 or n % 2 == 0:
+        raise ValueError(f"n must be an odd integer >= 3 (a filter with a centre), got {n!r}")
+    if not isinstance(channels, int) or isinstance(channels, bool) or channels < 1:
+        raise ValueError(f"channels must be a positive integer, got {channels!r}")
+    c = channels
+    with torch.device("meta"):
+        ways = {
+            f"{n} x {n}": nn.Conv2d(c, c, n, bias=False),
+            f"1 x {n} + {n} x 1": nn.Sequential(
+                nn.Conv2d(c, c, (1, n), bias=False), nn.Conv2d(c, c, (n, 1), bias=False)
+            ),
+            "3 x 3 stack": nn.Sequential(*[nn.Conv2d(c, c, 3, bias=False) for _ in range((n - 1) // 2)]),
+        }
+    return {name: count_params(layers) for name, layers in ways.items()}
+
+
+def footprint(layers: nn.Module, in_channels: int, size: int = 11) -> torch.Tensor:
+    """Which input pixels reach the centre output pixel of ``layers``: a (size, size) bool mask.
+
+    The receptive field, measured rather than derived: a copy of ``layers`` with every weight set to 1
+    (so no cancellation can hide a pixel) runs in eval mode on an all-ones input; the pixels with a
+    non-zero gradient of the centre output are the ones it sees. Two 3x3 convolutions give a 5x5 mask,
+    a 1x7 followed by a 7x1 a 7x7 one.
+    """
+    import copy
+
+    if not isinstance(size, int) or isinstance(size, bool) or size < 1 or size % 2 == 0:
+        raise ValueError(f"size must be an odd positive integer (so there is a centre pixel), got {size!r}")
+    probe = copy.deepcopy(layers).float().cpu().eval()
+    with torch.no_grad():
+        for p in probe.parameters():
+            p.fill_(1.0)
+    x = torch.ones(1, in_channels, size, size, requires_grad=True)
+    out = probe(x)
+    if out.shape[-2:] != (size, size):
+        raise ValueError(
+            f"footprint needs layers that keep the grid (stride 1, 'same' padding); "
+            f"{size}x{size} became {tuple(out.shape[-2:])}"
+        )
+    out[..., size // 2, size // 2].sum().backward()
+    return x.grad[0].abs().sum(0) > 0
