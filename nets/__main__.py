@@ -109,7 +109,8 @@ def _list_models() -> int:
     width = max(map(len, names))
     for name in names:
         e = entry(name)
-        print(f"{name:<{width}}  {e.family:<12}  {e.default_size} px (smallest {e.min_size})")
+        smallest = f", accepts {e.min_size} px and up" if e.min_size > 1 else ""
+        print(f"{name:<{width}}  {e.family:<12}  trained at {e.default_size} px{smallest}")
     return 0
 
 

@@ -166,6 +166,33 @@ class History:
 
         return training_curves(self)
 
+    def _repr_html_(self) -> str:
+        """In a notebook: one row per epoch, accuracies in %, titled with model and data."""
+        import html
+
+        title = f"{self.config.get('model', 'model')} on {self.config.get('data', 'data')}"
+        if self.config.get("is_standin"):
+            title += " (stand-in data: not Imagenette numbers)"
+        columns = {  # header -> how to show the epoch's value
+            "epoch": lambda e: str(e["epoch"]),
+            "train loss": lambda e: f"{e['train_loss']:.3f}",
+            "train acc": lambda e: f"{e['train_acc']:.1%}",
+            "val loss": lambda e: f"{e['val_loss']:.3f}",
+            "val top-1": lambda e: f"{e['val_top1']:.1%}",
+            "val top-5": lambda e: f"{e['val_top5']:.1%}",
+            "images/s": lambda e: f"{e['images_per_s']:.0f}",
+            "seconds": lambda e: f"{e['seconds']:.1f}",
+        }
+        header = "".join(f"<th>{h}</th>" for h in columns)
+        rows = "".join(
+            "<tr>" + "".join(f"<td>{show(e)}</td>" for show in columns.values()) + "</tr>"
+            for e in self.epochs
+        )
+        return (
+            f"<table><caption>{html.escape(title)}</caption><thead><tr>{header}</tr></thead>"
+            f"<tbody>{rows}</tbody></table>"
+        )
+
     def __repr__(self) -> str:
         name = self.config.get("model", "model")
         data = self.config.get("data", "data")
@@ -277,7 +304,7 @@ def plan_budget(
         return Plan(budget, str(dev), name, 5, size, 128, None, 1.0, None, "brief run")
     if dev.type == "mps":
         size = max(112, _round_up(min_size, 16))
-        return Plan(budget, str(dev), name, 3, size, 64, 300, 0.5, None, "brief run")
+        return Plan(budget, str(dev), name, 3, size, 64, 300, 1.0, None, "brief run")
     size = max(_CPU_PREVIEW_SIZE, _round_up(min_size, 16))
     epochs = _CPU_PREVIEW_EPOCHS
     macs = _macs_at(model, size)
@@ -291,7 +318,7 @@ def plan_budget(
         subset = int(min(150, max(8, _CPU_PREVIEW_SECONDS / per_class_s)))
         estimate = subset * per_class_s
     batch = 32 if subset * _CPU_PREVIEW_CLASSES >= 160 else 16
-    return Plan(budget, "cpu", name, epochs, size, batch, subset, 0.5, estimate, "preview")
+    return Plan(budget, "cpu", name, epochs, size, batch, subset, 1.0, estimate, "preview")
 
 
 def _round_up(x: int, m: int) -> int:
@@ -572,6 +599,10 @@ class _Run:
     steps_per_epoch: int
     epochs: int
 
+    @property
+    def _sum_dtype(self) -> torch.dtype:
+        return torch.float32 if self.dev.type == "mps" else torch.float64  # MPS has no float64
+
     def _autocast(self):
         return torch.autocast(self.dev.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
 
@@ -632,7 +663,7 @@ class _Run:
         """Raise TrainingDiverged at the first non-finite loss up to ``step`` (agreed over all ranks)."""
         bad = (~torch.isfinite(losses[: step + 1])).nonzero()
         first = torch.tensor(
-            [float(bad[0, 0]) if len(bad) else math.inf], device=self.dev, dtype=torch.float64
+            [float(bad[0, 0]) if len(bad) else math.inf], device=self.dev, dtype=self._sum_dtype
         )
         if self.world_size > 1:
             torch.distributed.all_reduce(first, op=torch.distributed.ReduceOp.MIN)
@@ -646,7 +677,7 @@ class _Run:
         model = self.model
         model.eval()
         k = min(5, len(self.data.classes))
-        totals = torch.zeros(4, device=self.dev, dtype=torch.float64)  # loss sum, top-1, top-5, count
+        totals = torch.zeros(4, device=self.dev, dtype=self._sum_dtype)  # loss sum, top-1, top-5, count
         it = self.batches(
             self.data.val, self.batch_size, train=False, image_size=self.image_size, device=self.dev,
             seed=self.seed, rank=self.rank, world_size=self.world_size, channels_last=self.channels_last,

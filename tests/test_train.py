@@ -392,6 +392,8 @@ def test_history_round_trips_and_plots(tmp_path):
     assert json.loads(path.read_text())["epochs"][2]["val_top1"] == pytest.approx(0.8)
     assert History.load(path) == history
     assert "resnet18" in repr(history) and "80.0%" in repr(history)
+    table = history._repr_html_()  # what a notebook shows
+    assert table.count("<tr>") == 4 and "80.0%" in table and "stand-in data" in table
 
     import matplotlib
 
