@@ -1,0 +1,676 @@
+"""The showdown: every contender side by side, measured the same way.
+
+    >>> from nets import showdown
+    >>> frame = showdown.compare()                   # params, MACs, CPU (and GPU) images/s, top-1/top-5
+    >>> showdown.bubble_chart(frame)                 # top-1 against GMACs, bubble area = parameters
+    >>> plan, entrants, skipped = showdown.race_plan(showdown.CONTENDERS)
+    >>> histories = showdown.race(entrants, data, plan)   # one recipe, one budget, every entrant
+
+Where each number comes from:
+
+- **Parameters and MACs** are counted on PyTorch's ``meta`` device (shapes only: no memory, no weights),
+  at each model's reference crop and at one common resolution.
+- **Throughput** is measured here and now: inference images per second at a small common resolution
+  on the CPU (and on the GPU where there is one), best of a few timed repetitions after a warm-up.
+- **Accuracy on ImageNet** is reported, not measured: the paper's number (with how the paper measured
+  it) and the reference implementation's single-crop number, both from ``nets.card``.
+- **Brief training** (``race``) trains every entrant with ``nets.train.fit`` under one plan: same data,
+  epochs, resolution, batch size and schedule.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import platform
+import re
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from torch import nn
+
+from .cards import card
+from .registry import build, entry
+from .summary import count_macs, count_params
+from .train import History, Plan, fit, plan_budget
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "CONTENDERS",
+    "FAMILY_COLORS",
+    "METRICS",
+    "accuracy_table",
+    "best_under",
+    "bubble_chart",
+    "budget_chart",
+    "compare",
+    "label",
+    "machine",
+    "metric_chart",
+    "pareto_front",
+    "pretty",
+    "race",
+    "race_chart",
+    "race_plan",
+    "race_table",
+    "throughput",
+]
+
+# The representative set, in order of publication: the ends of the chart are AlexNet and EfficientNet-B7.
+CONTENDERS = (
+    "alexnet",
+    "vgg16",
+    "googlenet",
+    "resnet18",
+    "resnet50",
+    "inception_v3",
+    "inception_v4",
+    "inception_resnet_v2",
+    "efficientnet_b0",
+    "efficientnet_b7",
+)
+FAMILY_COLORS = {
+    "alexnet": "tab:brown",
+    "vgg": "tab:orange",
+    "resnet": "tab:blue",
+    "inception": "tab:green",
+    "efficientnet": "tab:purple",
+}
+_FAMILY_NAMES = {
+    "alexnet": "AlexNet",
+    "vgg": "VGG",
+    "resnet": "ResNet",
+    "inception": "GoogLeNet / Inception",
+    "efficientnet": "EfficientNet",
+}
+# metric name (as a reader picks it) -> (frame column, axis label, scale, higher is better)
+METRICS = {
+    "parameters": ("params", "parameters (millions)", 1e-6, False),
+    "GMACs": ("gmacs", "GMACs per image at the model's own crop", 1.0, False),
+    "CPU images/s": ("cpu_ips", "CPU inference images/s", 1.0, True),
+    "GPU images/s": ("gpu_ips", "GPU inference images/s", 1.0, True),
+    "ImageNet top-1": ("ref_top1", "ImageNet top-1 % (reference weights, single crop)", 1.0, True),
+    "brief-training top-1": ("race_top1", "val top-1 % after brief training", 1.0, True),
+}
+_STANDIN_COLOR = "tab:red"
+_DPI = 80
+_CLASSES = 10  # Imagenette and the stand-in both have ten classes
+
+
+def label(name: str) -> str:
+    """The name a reader knows: ``"resnet50"`` -> ``"ResNet-50"``, ``"efficientnet_b7"`` -> ``"EfficientNet-B7"``."""
+    fixed = {
+        "alexnet": "AlexNet",
+        "alexnet2012": "AlexNet (2012 original)",
+        "googlenet": "GoogLeNet",
+        "inception_v3": "Inception-v3",
+        "inception_v4": "Inception-v4",
+        "inception_resnet_v2": "Inception-ResNet-v2",
+    }
+    if name in fixed:
+        return fixed[name]
+    for pattern, fmt in (
+        (r"vgg(\d+)(_bn)?", lambda m: f"VGG-{m[1]}" + ("-BN" if m[2] else "")),
+        (r"resnet(\d+)", lambda m: f"ResNet-{m[1]}"),
+        (r"efficientnet_b(\d)", lambda m: f"EfficientNet-B{m[1]}"),
+    ):
+        match = re.fullmatch(pattern, name)
+        if match:
+            return fmt(match)
+    return name
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Measuring
+# ----------------------------------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    """One line naming what the throughput was measured on: CPU model, cores, load; the GPU."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    text = f"CPU: {cpu}, {os.cpu_count()} cores"
+    if hasattr(os, "getloadavg"):
+        text += f" (load average {os.getloadavg()[0]:.1f} while measuring)"
+    if torch.cuda.is_available():
+        text += f"; GPU: {torch.cuda.get_device_name()}"
+    return text
+
+
+def throughput(
+    model: nn.Module, size: int, batch: int = 8, reps: int = 2, device: str = "cpu", threads: int | None = 1
+) -> float:
+    """Inference images per second of ``model`` at ``size`` px, batch ``batch``: the best of ``reps`` timed
+    forward passes after one warm-up pass (the best, because other work on the machine only slows runs down).
+
+    On the CPU it uses ``threads`` intra-op threads (None: torch's current setting). One thread is the
+    default because it gives a number that repeats: on a shared machine a second thread often waits for
+    a busy core, and the measurement then says more about the neighbours than about the network.
+    On a CUDA device it runs under float16 autocast with channels-last memory, as one would deploy it.
+    """
+    if reps < 1 or batch < 1:
+        raise ValueError(f"reps and batch must be at least 1, got reps={reps}, batch={batch}")
+    dev = torch.device(device)
+    cuda = dev.type == "cuda"
+    was_training = model.training
+    model.eval().to(dev)
+    x = torch.randn(batch, 3, size, size, device=dev)
+    if cuda:
+        model.to(memory_format=torch.channels_last)
+        x = x.to(memory_format=torch.channels_last)
+    best = math.inf
+    saved_threads = torch.get_num_threads()
+    if threads is not None and not cuda:
+        torch.set_num_threads(threads)
+    try:
+        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=cuda):
+            for rep in range(reps + 1):
+                if cuda:
+                    torch.cuda.synchronize(dev)
+                start = time.perf_counter()
+                model(x)
+                if cuda:
+                    torch.cuda.synchronize(dev)
+                if rep > 0:  # rep 0 is the warm-up: first-call allocations, cuDNN's algorithm search
+                    best = min(best, time.perf_counter() - start)
+    finally:
+        model.train(was_training)
+        torch.set_num_threads(saved_threads)
+    return batch / best
+
+
+def compare(
+    names: Sequence[str] = CONTENDERS,
+    *,
+    common_size: int = 224,
+    cpu_size: int | None = 96,
+    batch: int = 8,
+    reps: int = 2,
+    threads: int | None = 1,
+    gpu: bool | None = None,
+    gpu_size: int = 224,
+    gpu_batch: int = 32,
+) -> pd.DataFrame:
+    """All contenders side by side, one row each (index: model name).
+
+    Columns: ``year``, ``family``, ``params`` (our model's count), ``crop`` (the reference crop, px),
+    ``gmacs`` (billions of multiply-accumulates per image at that crop), ``gmacs_common`` (at
+    ``common_size``), ``cpu_ips`` (measured CPU inference images/s at ``cpu_size`` px, batch ``batch``, on
+    ``threads`` threads; ``cpu_size=None`` skips it) with ``gmacs_cpu`` (GMACs per image at that size), ``gpu_ips`` (at ``gpu_size`` px, batch ``gpu_batch``, float16; only when a
+    GPU is used: ``gpu=None`` means "if CUDA is available"), and from the model cards ``paper_top1``,
+    ``paper_top5``, ``ref_top1``, ``ref_top5`` (accuracy %). ``frame.attrs`` records the settings and
+    ``machine()``. Counting happens on the meta device; only the throughput builds real weights.
+    """
+    import pandas as pd
+
+    gpu = torch.cuda.is_available() if gpu is None else gpu
+    rows = {}
+    for name in names:
+        e, c = entry(name), card(name)
+        crop = c.ref_crop or e.default_size
+        with torch.device("meta"):  # shapes only: instant, and no memory even for VGG-16
+            model = build(e.name)
+        row = {
+            "year": c.year,
+            "family": e.family,
+            "params": count_params(model),
+            "crop": crop,
+            "gmacs": count_macs(model, (1, 3, crop, crop)) / 1e9,
+            "gmacs_common": count_macs(model, (1, 3, common_size, common_size)) / 1e9
+            if common_size >= e.min_size
+            else math.nan,
+        }
+        if cpu_size is not None:
+            size = max(cpu_size, e.min_size)
+            row["gmacs_cpu"] = count_macs(model, (1, 3, size, size)) / 1e9
+        if cpu_size is not None or gpu:
+            model = build(e.name)  # real weights for the clock
+            if cpu_size is not None:
+                row["cpu_ips"] = throughput(model, max(cpu_size, e.min_size), batch, reps, "cpu", threads)
+            if gpu:
+                row["gpu_ips"] = throughput(model, max(gpu_size, e.min_size), gpu_batch, reps, "cuda")
+                model.cpu()
+                torch.cuda.empty_cache()
+            del model
+        row |= {
+            "paper_top1": c.paper_top1,
+            "paper_top5": c.paper_top5,
+            "ref_top1": c.ref_top1,
+            "ref_top5": c.ref_top5,
+        }
+        rows[e.name] = row
+    frame = pd.DataFrame.from_dict(rows, orient="index").astype({"paper_top1": float, "paper_top5": float})
+    frame.index.name = "model"
+    threads = torch.get_num_threads() if threads is None else threads
+    frame.attrs |= {"common_size": common_size, "cpu_size": cpu_size, "batch": batch, "reps": reps,
+                    "cpu_threads": threads if cpu_size is not None else None,
+                    "gpu_size": gpu_size if gpu else None, "gpu_batch": gpu_batch if gpu else None,
+                    "machine": machine()}  # fmt: skip
+    return frame
+
+
+def pretty(frame) -> pd.DataFrame:
+    """``compare``'s frame for reading: model names as people write them, units in the headers, rounded."""
+    a = frame.attrs
+    out = frame.copy()
+    out.index = [label(n) for n in frame.index]
+    out["params"] = out["params"] / 1e6
+    names = {
+        "params": "params (M)",
+        "crop": "crop (px)",
+        "gmacs": "GMACs @ crop",
+        "gmacs_common": f"GMACs @ {a.get('common_size', '?')} px",
+        "gmacs_cpu": f"GMACs @ {a.get('cpu_size', '?')} px",
+        "cpu_ips": f"CPU img/s @ {a.get('cpu_size', '?')} px, {a.get('cpu_threads', '?')} thread(s)",
+        "gpu_ips": f"GPU img/s @ {a.get('gpu_size', '?')} px",
+        "paper_top1": "paper top-1 %",
+        "paper_top5": "paper top-5 %",
+        "ref_top1": "reference top-1 %",
+        "ref_top5": "reference top-5 %",
+        "race_top1": "brief-training top-1 %",
+    }
+    out = out.rename(columns=names)
+    decimals = {names["params"]: 1, names["gmacs"]: 2, names["gmacs_common"]: 2, names["gmacs_cpu"]: 3,
+                names["cpu_ips"]: 1, names["gpu_ips"]: 0, names["race_top1"]: 1}  # fmt: skip
+    return out.round({k: v for k, v in decimals.items() if k in out.columns}).drop(columns="family")
+
+
+def accuracy_table(names: Sequence[str] = CONTENDERS) -> pd.DataFrame:
+    """The papers' ImageNet accuracy next to the reference implementations', with how each was measured."""
+    import pandas as pd
+
+    rows = []
+    for name in names:
+        c = card(name)
+        rows.append(
+            {
+                "model": label(c.name),
+                "paper top-1 %": c.paper_top1,
+                "paper top-5 %": c.paper_top5,
+                "how the paper measured": c.paper_eval,
+                "reference top-1 %": c.ref_top1,
+                "reference top-5 %": c.ref_top5,
+                "reference": f"{c.ref_source}, 1 crop of {c.ref_crop} px" if c.ref_source else None,
+            }
+        )
+    return pd.DataFrame(rows).set_index("model")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Reading the table
+# ----------------------------------------------------------------------------------------------------------
+
+
+def pareto_front(frame, x: str = "gmacs", y: str = "ref_top1") -> list[str]:
+    """The models no other model beats on both counts (less ``x`` and more ``y``), cheapest first."""
+    rows = frame[[x, y]].dropna().sort_values([x, y], ascending=[True, False])
+    front, best = [], -math.inf
+    for name, (_, acc) in rows.iterrows():
+        if acc > best:
+            front.append(name)
+            best = acc
+    return front
+
+
+def best_under(frame, gmacs: float, x: str = "gmacs", y: str = "ref_top1") -> str | None:
+    """The most accurate model that costs at most ``gmacs`` (None if none fits the budget)."""
+    fits = frame[frame[x] <= gmacs].dropna(subset=[y])
+    return None if fits.empty else str(fits[y].idxmax())
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Figures (created and closed: end a cell with the call, or return them from a widget's render)
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _new_figure(width: float, height: float) -> tuple[Figure, plt.Axes]:
+    fig, ax = plt.subplots(figsize=(width, height), dpi=_DPI)
+    plt.close(fig)
+    return fig, ax
+
+
+def _family_legend(frame, ax: plt.Axes, **kwargs):
+    handles = []
+    for family in FAMILY_COLORS:
+        years = frame.loc[frame["family"] == family, "year"]
+        if len(years):
+            span = f"{years.min()}" if years.min() == years.max() else f"{years.min()}–{years.max()}"
+            handles.append(Line2D([], [], marker="o", linestyle="", color=FAMILY_COLORS[family], alpha=0.6,
+                                  markersize=7, label=f"{_FAMILY_NAMES[family]} ({span})"))  # fmt: skip
+    return ax.legend(handles=handles, fontsize=7, **kwargs)
+
+
+def _bubble_sizes(params: Iterable[float]) -> np.ndarray:
+    return np.asarray(list(params), dtype=float) / 1e6 * 6.0  # marker area in pt²: 6 per million parameters
+
+
+def _place_labels(ax: plt.Axes, points: Sequence[tuple[float, float, float]], texts: Sequence[str],
+                  avoid: Sequence = (), **style) -> list:  # fmt: skip
+    """Label each (x, y, radius in points) beside its marker where the label hits no earlier label.
+
+    Tries above, below, right and left in turn (``avoid``: artists such as a legend to keep clear of);
+    the layout must be final (call after ``tight_layout``). Greedy, which is plenty for ten labels.
+    Returns the annotations, in the order of ``texts``.
+    """
+    notes = []
+    taken = [a.get_window_extent() for a in avoid]
+    frame = ax.get_window_extent()
+    for (x, y, radius), text in zip(points, texts, strict=True):
+        gap = radius + 2
+        tries = [((0, gap), "center", "bottom"), ((0, -gap), "center", "top"),
+                 ((gap, 0), "left", "center"), ((-gap, 0), "right", "center")]  # fmt: skip
+        for i, (offset, ha, va) in enumerate(tries):
+            note = ax.annotate(text, (x, y), xytext=offset, textcoords="offset points", ha=ha, va=va,
+                               zorder=4, **style)  # fmt: skip
+            box = note.get_window_extent()
+            inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+            if (inside and not any(box.expanded(1.05, 1.15).overlaps(t) for t in taken)) or i == len(
+                tries
+            ) - 1:
+                taken.append(box)
+                notes.append(note)
+                break
+            note.remove()
+    return notes
+
+
+def bubble_chart(frame, *, y: str = "ref_top1", title: str | None = None) -> Figure:
+    """Top-1 accuracy against GMACs (log scale) at each model's own crop; bubble area = parameters.
+
+    Colours are the families (with their years); every bubble is labelled with the model and its year.
+    """
+    rows = frame.dropna(subset=["gmacs", y]).sort_values("gmacs")
+    sizes = _bubble_sizes(rows["params"])
+    fig, ax = _new_figure(7.0, 4.6)
+    ax.scatter(rows["gmacs"], rows[y], s=sizes, alpha=0.45, edgecolors="black", linewidths=0.6,
+               c=[FAMILY_COLORS[f] for f in rows["family"]], zorder=2)  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_xlim(rows["gmacs"].min() / 2.5, rows["gmacs"].max() * 2.5)
+    ax.set_ylim(rows[y].min() - 6, rows[y].max() + 4)
+    ax.set(xlabel="GMACs per image at the model's own crop (log scale)",
+           ylabel=METRICS["ImageNet top-1"][1] if y == "ref_top1" else y)  # fmt: skip
+    ax.set_title(title or "ImageNet accuracy against compute (bubble area = parameters)", fontsize=10)
+    ax.grid(alpha=0.3, which="both")
+    family_key = _family_legend(frame, ax, loc="lower right")
+    size_key = [  # empty bubbles say how big a bubble is
+        Line2D([], [], marker="o", linestyle="", markerfacecolor="none", markeredgecolor="gray",
+               markersize=math.sqrt(_bubble_sizes([m * 1e6])[0]), label=f"{m} M parameters")
+        for m in (10, 50, 150)
+    ]  # fmt: skip
+    ax.add_artist(family_key)
+    sizes_legend = ax.legend(handles=size_key, fontsize=7, loc="upper left", labelspacing=1.5, borderpad=1.0)
+    fig.tight_layout()
+    points = [
+        (r["gmacs"], r[y], math.sqrt(s / math.pi)) for (_, r), s in zip(rows.iterrows(), sizes, strict=True)
+    ]
+    texts = [f"{label(n)} ({r['year']})" for n, r in rows.iterrows()]
+    _place_labels(ax, points, texts, avoid=[family_key, sizes_legend], fontsize=7)
+    return fig
+
+
+def metric_chart(frame, metric: str) -> Figure:
+    """One metric for every contender as a sorted bar chart (best at the top), coloured by family.
+
+    The race's column (``race_top1``, added by the caller) is marked as stand-in data when
+    ``frame.attrs["race_standin"]`` says so.
+    """
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+    column, axis, scale, higher_better = METRICS[metric]
+    if column not in frame.columns:
+        raise ValueError(f"the frame has no {column!r} column: was {metric!r} measured? (see compare)")
+    values = (frame[column] * scale).dropna().sort_values(ascending=not higher_better)[::-1]
+    fig, ax = _new_figure(6.0, 0.28 * len(values) + 1.1)
+    ax.barh([label(n) for n in values.index], values,
+            color=[FAMILY_COLORS[frame.loc[n, "family"]] for n in values.index], alpha=0.8)  # fmt: skip
+    for i, v in enumerate(values):
+        ax.text(v, i, f" {v:.3g}", va="center", fontsize=7)
+    missing = [label(n) for n in frame.index if n not in values.index]
+    note = f" (not measured: {', '.join(missing)})" if missing else ""
+    a = frame.attrs
+    if column == "cpu_ips":
+        note = f" at {a.get('cpu_size')} px, batch {a.get('batch')}, {a.get('cpu_threads')} thread(s)" + note
+    if column == "gpu_ips":
+        note = f" at {a.get('gpu_size')} px, batch {a.get('gpu_batch')}, fp16" + note
+    ax.set_xlabel(axis + note, fontsize=8)
+    title = f"{metric}: {'higher' if higher_better else 'lower'} is better (best at the top)"
+    standin = column == "race_top1" and a.get("race_standin", False)  # set by whoever adds the race column
+    ax.set_title(f"STAND-IN DATA (not Imagenette) -- {title}" if standin else title, fontsize=10,
+                 color=_STANDIN_COLOR if standin else "black")  # fmt: skip
+    ax.tick_params(labelsize=8)
+    ax.set_xlim(0, values.max() * 1.18)
+    ax.grid(alpha=0.3, axis="x")
+    fig.tight_layout()
+    return fig
+
+
+def budget_chart(frame, gmacs: float) -> Figure:
+    """Which contender is the most accurate for at most ``gmacs`` GMACs per image? (shaded: over budget)."""
+    rows = frame.dropna(subset=["gmacs", "ref_top1"])
+    best = best_under(rows, gmacs)
+    fig, ax = _new_figure(5.6, 3.2)
+    fits = rows["gmacs"] <= gmacs
+    ax.scatter(rows["gmacs"], rows["ref_top1"], s=40, c=[FAMILY_COLORS[f] for f in rows["family"]],
+               alpha=np.where(fits, 0.9, 0.25), edgecolors="black", linewidths=0.5, zorder=2)  # fmt: skip
+    lo, hi = rows["gmacs"].min() / 2, rows["gmacs"].max() * 2
+    ax.axvspan(gmacs, hi, color="gray", alpha=0.15, zorder=0)
+    ax.axvline(gmacs, color="black", linewidth=1, linestyle="--")
+    if best is not None:
+        ax.scatter([rows.loc[best, "gmacs"]], [rows.loc[best, "ref_top1"]], s=220, marker="*",
+                   color="gold", edgecolors="black", linewidths=0.7, zorder=3)  # fmt: skip
+        title = f"Budget {gmacs:g} GMACs: best is {label(best)}, {rows.loc[best, 'ref_top1']:.1f}% top-1"
+    else:
+        title = f"Budget {gmacs:g} GMACs: no contender fits"
+    ax.set(xscale="log", xlim=(lo, hi), xlabel="GMACs per image at the model's own crop (log scale)",
+           ylabel="ImageNet top-1 % (reference)")  # fmt: skip
+    ax.set_title(title, fontsize=10)
+    ax.set_ylim(rows["ref_top1"].min() - 4, rows["ref_top1"].max() + 4)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    ordered = rows.sort_values("gmacs")
+    points = [(r["gmacs"], r["ref_top1"], 4.0) for _, r in ordered.iterrows()]
+    notes = _place_labels(ax, points, [label(n) for n in ordered.index], fontsize=6.5)
+    for name, note in zip(ordered.index, notes, strict=True):
+        note.set_alpha(1.0 if fits[name] else 0.4)
+    return fig
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The race: brief training under one recipe
+# ----------------------------------------------------------------------------------------------------------
+
+
+def race_plan(
+    names: Sequence[str],
+    budget: str = "brief",
+    device: str | torch.device = "auto",
+    *,
+    seconds: float = 20.0,
+    epochs: int | None = None,
+    image_size: int | None = None,
+    min_subset: int = 10,
+) -> tuple[Plan, list[str], dict[str, str]]:
+    """One training plan for a race, the entrants it can afford and why the others stay out.
+
+    Each contender's own plan comes from ``nets.train.plan_budget(budget, device, name)``. On a GPU
+    (or Apple MPS) the budget is a real brief run and every contender enters; the common plan takes the
+    largest resolution and the smallest batch, epochs and subset among them (on CUDA they agree anyway).
+
+    On a CPU each contender's plan is a preview sized to take about a minute on its own, so a race of
+    all of them would take many minutes. Instead the race gets ``seconds`` in all (estimated for an idle
+    machine from ``plan_budget``'s per-image costs): the recipe is ``epochs`` (default 1) at
+    ``image_size`` (default: the preview's 64 px), batch 16; contenders that cannot take that resolution
+    stay out, and the others enter cheapest first while every entrant still gets ``min_subset`` images
+    per class. The subset is then as large as the time allows, the same images for everyone.
+
+    Returns ``(plan, entrants, skipped)`` where ``skipped`` maps a name to the reason it is left out.
+    """
+    if not names:
+        raise ValueError("race_plan needs at least one contender")
+    names = [entry(n).name for n in names]
+    plans = {n: plan_budget(budget, device, n) for n in names}
+    first = plans[names[0]]
+    if first.kind != "preview":  # GPU / MPS: a real brief run for every contender
+        subsets = [p.subset for p in plans.values() if p.subset is not None]
+        plan = dataclasses.replace(
+            first,
+            model=f"{len(names)} contenders",
+            epochs=epochs or min(p.epochs for p in plans.values()),
+            image_size=image_size or max(p.image_size for p in plans.values()),
+            batch_size=min(p.batch_size for p in plans.values()),
+            subset=min(subsets) if subsets else None,
+            estimate_s=None,
+        )
+        return plan, names, {}
+
+    epochs = epochs or 1
+    size = image_size or min(p.image_size for p in plans.values())
+    skipped: dict[str, str] = {}
+    cost = {}  # estimated seconds per image per epoch (training + validating one), at `size`
+    for n, p in plans.items():
+        if entry(n).min_size > size:
+            skipped[n] = f"needs at least {entry(n).min_size} px, the race runs at {size} px"
+        elif p.estimate_s is None:
+            skipped[n] = "its cost could not be estimated"
+        else:
+            cost[n] = p.estimate_s / (p.subset * _CLASSES * p.epochs) * (size / p.image_size) ** 2
+    entrants: list[str] = []
+    for n in sorted(cost, key=cost.get):
+        total = sum(cost[m] for m in [*entrants, n])
+        if seconds / (_CLASSES * epochs * total) < min_subset:
+            skipped[n] = f"too slow for {seconds:g} s on this CPU (about {cost[n] * 1e3:.0f} ms per image)"
+            continue
+        entrants.append(n)
+    if not entrants:
+        raise ValueError(f"no contender fits {seconds:g} s on this CPU; raise seconds= or lower min_subset=")
+    per_image = sum(cost[n] for n in entrants)
+    subset = int(seconds / (_CLASSES * epochs * per_image))
+    plan = Plan(
+        budget=first.budget,
+        device=first.device,
+        model=f"{len(entrants)} contenders",
+        epochs=epochs,
+        image_size=size,
+        batch_size=16,
+        subset=subset,
+        warmup_epochs=min(first.warmup_epochs, epochs / 2),
+        estimate_s=subset * _CLASSES * epochs * per_image,
+        kind="preview",
+    )
+    order = {n: i for i, n in enumerate(names)}
+    return plan, sorted(entrants, key=order.get), {n: skipped[n] for n in names if n in skipped}
+
+
+def race(
+    names: Sequence[str], data, plan: Plan, *, seed: int = 0, progress: bool = False
+) -> dict[str, History]:
+    """Train every contender in ``names`` on ``data`` with ``nets.train.fit`` under the one ``plan``.
+
+    Same subset of images (chosen by ``seed``), epochs, resolution, batch, learning-rate schedule and
+    initialisation seed for everyone. Prints one line per contender as it finishes. A contender that
+    runs out of GPU memory is reported and left out; the race goes on.
+    """
+    histories: dict[str, History] = {}
+    for name in names:
+        try:
+            history = fit(name, data, budget=dataclasses.replace(plan, model=name, estimate_s=None),
+                          seed=seed, progress=progress)  # fmt: skip
+        except torch.cuda.OutOfMemoryError:
+            print(f"{label(name)}: out of GPU memory at batch {plan.batch_size}; left out of the race")
+            torch.cuda.empty_cache()
+            continue
+        histories[name] = history
+        seconds = sum(e["seconds"] for e in history.epochs)
+        f = history.final
+        print(f"{label(name):>20}: val top-1 {f['val_top1']:6.1%}  top-5 {f['val_top5']:6.1%}  "
+              f"({len(history)} epochs, {seconds:.1f} s)")  # fmt: skip
+    return histories
+
+
+def race_table(histories: Mapping[str, History]) -> pd.DataFrame:
+    """One row per trained contender: the recipe it got and where it ended, best top-1 first."""
+    import pandas as pd
+
+    rows = []
+    for name, h in histories.items():
+        c = h.config
+        rows.append({
+            "model": label(name),
+            "data": f"{c.get('data')}" + (" (stand-in, not Imagenette)" if c.get("is_standin") else ""),
+            "train / val images": f"{c.get('train_size')} / {c.get('val_size')}",
+            "epochs": len(h),
+            "px": c.get("image_size"),
+            "batch": c.get("batch_size"),
+            "val top-1 %": 100 * h.final["val_top1"],
+            "val top-5 %": 100 * h.final["val_top5"],
+            "train images/s": h.final["images_per_s"],
+            "seconds": sum(e["seconds"] for e in h.epochs),
+        })  # fmt: skip
+    frame = pd.DataFrame(rows).set_index("model").sort_values("val top-1 %", ascending=False)
+    return frame.round({"val top-1 %": 1, "val top-5 %": 1, "train images/s": 1, "seconds": 1})
+
+
+def race_chart(histories: Mapping[str, History]) -> Figure:
+    """Where each entrant ended (validation top-1, with chance marked) and, for runs of more than one
+    epoch, its validation top-1 epoch by epoch."""
+    if not histories:
+        raise ValueError("race_chart needs at least one trained contender")
+    several_epochs = max(len(h) for h in histories.values()) > 1
+    if several_epochs:
+        fig, (curves, bars) = plt.subplots(
+            1, 2, figsize=(8.5, 3.4), dpi=_DPI, gridspec_kw={"width_ratios": [3, 2]}
+        )
+    else:
+        fig, bars = plt.subplots(figsize=(5.5, 0.3 * len(histories) + 1.4), dpi=_DPI)
+    plt.close(fig)
+    standin = any(h.config.get("is_standin") for h in histories.values())
+    classes = len(next(iter(histories.values())).config.get("classes", [])) or _CLASSES
+    final = {name: 100 * h.final["val_top1"] for name, h in histories.items()}
+    if several_epochs:
+        members: dict[str, int] = {}
+        for name, h in histories.items():
+            family = entry(name).family
+            style = ("-", "--", ":", "-.")[members.get(family, 0) % 4]  # tell members of one family apart
+            members[family] = members.get(family, 0) + 1
+            curves.plot([e["epoch"] for e in h.epochs], [100 * e["val_top1"] for e in h.epochs], style,
+                        marker="o", markersize=3, color=FAMILY_COLORS.get(family, "black"), label=label(name))  # fmt: skip
+        curves.axhline(100 / classes, color="gray", linestyle=":", linewidth=1)
+        curves.set(
+            xlabel="epoch", ylabel="val top-1 (%)", title="validation accuracy per epoch", ylim=(0, 100)
+        )
+        curves.xaxis.get_major_locator().set_params(integer=True)
+        curves.legend(fontsize=6.5, ncol=2, loc="best")
+        curves.grid(alpha=0.3)
+    order = sorted(final, key=final.get)
+    bars.barh([label(n) for n in order], [final[n] for n in order],
+              color=[FAMILY_COLORS.get(entry(n).family, "gray") for n in order], alpha=0.8)  # fmt: skip
+    for i, n in enumerate(order):
+        bars.text(final[n], i, f" {final[n]:.1f}", va="center", fontsize=7)
+    bars.axvline(100 / classes, color="black", linestyle=":", linewidth=1)
+    bars.text(100 / classes, len(order) - 0.4, f" chance (1 in {classes})", fontsize=7, va="bottom")
+    epochs = {len(h) for h in histories.values()}
+    bars.set(xlabel=f"val top-1 (%) after {'/'.join(map(str, sorted(epochs)))} epoch(s)", xlim=(0, 100),
+             ylim=(-0.6, len(order) + 0.2))  # fmt: skip
+    bars.set_title("where each ended", fontsize=9)
+    bars.tick_params(labelsize=7)
+    bars.grid(alpha=0.3, axis="x")
+    heading = "The race: one recipe, one budget"
+    if standin:
+        heading = f"STAND-IN DATA (not Imagenette) -- {heading}"
+    fig.suptitle(heading, fontsize=10, color=_STANDIN_COLOR if standin else "black")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,294 @@
+"""nets.showdown: the side-by-side table, its charts, and the race under one recipe.
+
+Counting runs on the meta device; throughput and training use tiny inputs (32 px, a few images) on
+one CPU thread, so the file runs in seconds and checks what a reader of the chapter would notice.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+import torch
+from matplotlib.figure import Figure
+from torch import nn
+
+import nets
+from nets import showdown
+from nets.data import Data, Split
+from nets.train import History, Plan
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """One intra-op thread: on a busy shared machine a second OpenMP thread mostly spins (much slower)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def toy_frame() -> pd.DataFrame:
+    """Four made-up contenders: b is cheaper and better than a (a is off the front), d is the costliest."""
+    frame = pd.DataFrame(
+        {
+            "year": [2012, 2014, 2015, 2019],
+            "family": ["alexnet", "vgg", "resnet", "efficientnet"],
+            "params": [60e6, 10e6, 25e6, 66e6],
+            "gmacs": [2.0, 1.0, 4.0, 37.0],
+            "ref_top1": [60.0, 70.0, 76.0, 84.0],
+            "cpu_ips": [50.0, 20.0, 10.0, 1.0],
+        },
+        index=pd.Index(["alexnet", "vgg16", "resnet50", "efficientnet_b7"], name="model"),
+    )
+    frame.attrs |= {"cpu_size": 96, "batch": 8}
+    return frame
+
+
+def history(name: str, top1: list[float], standin: bool = True) -> History:
+    epochs = [
+        {"epoch": i + 1, "train_loss": 1.0, "train_acc": 0.5, "val_loss": 1.0, "val_top1": t, "val_top5": 0.9,
+         "images_per_s": 100.0, "seconds": 2.0}
+        for i, t in enumerate(top1)
+    ]  # fmt: skip
+    config = {"model": name, "data": "standin", "is_standin": standin, "classes": list("abcdefghij"),
+              "train_size": 100, "val_size": 50, "image_size": 64, "batch_size": 16}  # fmt: skip
+    return History(epochs, config)
+
+
+def tiny_data(n_train: int = 40, n_val: int = 20, size: int = 32) -> Data:
+    g = torch.Generator().manual_seed(0)
+
+    def split(n: int) -> Split:
+        labels = torch.arange(n) % 4
+        return Split(torch.randint(0, 255, (n, 3, size, size), generator=g, dtype=torch.uint8), labels)
+
+    return Data(split(n_train), split(n_val), ["a", "b", "c", "d"], "toy", True, size)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Names, the table, the cards
+# ----------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("alexnet", "AlexNet"),
+        ("vgg16", "VGG-16"),
+        ("vgg19_bn", "VGG-19-BN"),
+        ("resnet50", "ResNet-50"),
+        ("googlenet", "GoogLeNet"),
+        ("inception_resnet_v2", "Inception-ResNet-v2"),
+        ("efficientnet_b7", "EfficientNet-B7"),
+        ("something_else", "something_else"),
+    ],
+)
+def test_labels_are_the_names_people_write(name, expected):
+    assert showdown.label(name) == expected
+
+
+def test_every_contender_is_registered_and_has_a_card_with_reference_accuracy():
+    for name in showdown.CONTENDERS:
+        c = nets.card(name)
+        assert c.ref_top1 is not None and c.ref_top5 is not None, name
+    years = [nets.card(n).year for n in showdown.CONTENDERS]
+    assert years == sorted(years), "CONTENDERS are listed in order of publication"
+
+
+def test_compare_counts_match_the_reference_implementations_without_building_weights():
+    frame = showdown.compare(["resnet18", "efficientnet_b0", "inception_v3"], cpu_size=None, gpu=False)
+    assert list(frame.index) == ["resnet18", "efficientnet_b0", "inception_v3"]
+    assert frame.loc["resnet18", "params"] == 11_689_512
+    assert frame.loc["efficientnet_b0", "params"] == 5_288_548
+    assert frame.loc["inception_v3", "params"] == 23_834_568  # no auxiliary head at inference
+    for name in frame.index:
+        c = nets.card(name)
+        assert frame.loc[name, "crop"] == c.ref_crop
+        assert frame.loc[name, "gmacs"] == pytest.approx(c.ref_gmacs, rel=0.01)
+        assert frame.loc[name, "ref_top1"] == c.ref_top1
+    # at the common 224 px, Inception-v3 costs about (224/299)^2 of its 299 px MACs (a little less: its
+    # unpadded convolutions and pools trim the border, which weighs more in a smaller map)
+    ratio = frame.loc["inception_v3", "gmacs_common"] / frame.loc["inception_v3", "gmacs"]
+    assert 0.8 * (224 / 299) ** 2 < ratio < (224 / 299) ** 2
+    assert frame.loc["resnet18", "gmacs_common"] == frame.loc["resnet18", "gmacs"]
+    assert "cpu_ips" not in frame.columns and "gpu_ips" not in frame.columns
+    assert frame.attrs["common_size"] == 224 and "CPU" in frame.attrs["machine"]
+    assert math.isnan(
+        showdown.compare(["googlenet"], cpu_size=None, gpu=False).loc["googlenet", "paper_top1"]
+    )
+
+
+def test_compare_measures_cpu_throughput_at_the_size_asked():
+    frame = showdown.compare(["resnet18"], common_size=64, cpu_size=32, batch=2, reps=1, gpu=False)
+    assert frame.loc["resnet18", "cpu_ips"] > 0 and math.isfinite(frame.loc["resnet18", "cpu_ips"])
+    assert frame.attrs["cpu_size"] == 32 and frame.attrs["batch"] == 2
+    pretty = showdown.pretty(frame)
+    assert list(pretty.index) == ["ResNet-18"]
+    assert "CPU img/s @ 32 px, 1 thread(s)" in pretty.columns and "GMACs @ 64 px" in pretty.columns
+    assert pretty.loc["ResNet-18", "params (M)"] == pytest.approx(11.7)
+
+
+def test_throughput_times_forward_passes_and_restores_training_mode():
+    calls = []
+
+    class Counting(nn.Module):
+        def forward(self, x):
+            calls.append(x.shape)
+            return x.mean(dim=(2, 3))
+
+    model = Counting().train()
+    ips = showdown.throughput(model, size=8, batch=3, reps=2, threads=2)
+    assert ips > 0
+    assert calls == [(3, 3, 8, 8)] * 3  # one warm-up, two timed
+    assert model.training
+    assert torch.get_num_threads() == 1  # the caller's setting is back
+    with pytest.raises(ValueError, match="reps"):
+        showdown.throughput(model, size=8, reps=0)
+
+
+def test_accuracy_table_says_how_each_number_was_measured():
+    table = showdown.accuracy_table(["alexnet", "googlenet", "efficientnet_b0"])
+    assert list(table.index) == ["AlexNet", "GoogLeNet", "EfficientNet-B0"]
+    assert table.loc["AlexNet", "paper top-1 %"] == pytest.approx(59.3)  # 40.7% error
+    assert math.isnan(table.loc["GoogLeNet", "paper top-1 %"])  # the paper reports top-5 only
+    assert "10 patches" in table.loc["AlexNet", "how the paper measured"]
+    assert table.loc["EfficientNet-B0", "reference"].endswith("1 crop of 224 px")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Reading the table, and the charts
+# ----------------------------------------------------------------------------------------------------------
+
+
+def test_pareto_front_and_best_under_a_budget():
+    frame = toy_frame()
+    assert showdown.pareto_front(frame) == ["vgg16", "resnet50", "efficientnet_b7"]
+    assert showdown.best_under(frame, 0.5) is None
+    assert showdown.best_under(frame, 2.0) == "vgg16"  # alexnet fits too, but is less accurate
+    assert showdown.best_under(frame, 4.0) == "resnet50"
+    assert showdown.best_under(frame, 100) == "efficientnet_b7"
+
+
+def _label_boxes(fig: Figure):
+    ax = fig.axes[0]
+    return {t.get_text(): t.get_window_extent() for t in ax.texts}
+
+
+def test_bubble_chart_labels_every_model_without_overlaps():
+    fig = showdown.bubble_chart(toy_frame())
+    assert isinstance(fig, Figure)
+    boxes = _label_boxes(fig)
+    assert set(boxes) == {"AlexNet (2012)", "VGG-16 (2014)", "ResNet-50 (2015)", "EfficientNet-B7 (2019)"}
+    items = list(boxes.values())
+    assert not any(a.overlaps(b) for i, a in enumerate(items) for b in items[i + 1 :])
+    assert fig.axes[0].get_xscale() == "log"
+
+
+def test_metric_chart_sorts_best_first_and_explains_missing_columns():
+    frame = toy_frame()
+    fig = showdown.metric_chart(frame, "CPU images/s")
+    ticks = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert ticks[-1] == "AlexNet" and ticks[0] == "EfficientNet-B7"  # barh draws bottom-up: best on top
+    assert "96 px" in fig.axes[0].get_xlabel()
+    fig = showdown.metric_chart(frame, "GMACs")  # lower is better: the cheapest on top
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()][-1] == "VGG-16"
+    frame["race_top1"] = [10.0, 30.0, None, None]
+    frame.attrs["race_standin"] = True
+    title = showdown.metric_chart(frame, "brief-training top-1").axes[0].get_title()
+    assert title.startswith("STAND-IN DATA")
+    with pytest.raises(ValueError, match="unknown metric"):
+        showdown.metric_chart(frame, "beauty")
+    with pytest.raises(ValueError, match="was 'GPU images/s' measured"):
+        showdown.metric_chart(frame, "GPU images/s")
+
+
+def test_budget_chart_names_the_winner_or_says_none_fits():
+    assert "best is ResNet-50" in showdown.budget_chart(toy_frame(), 4).axes[0].get_title()
+    assert "no contender fits" in showdown.budget_chart(toy_frame(), 0.1).axes[0].get_title()
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The race
+# ----------------------------------------------------------------------------------------------------------
+
+
+def test_cpu_race_plan_is_one_recipe_that_fits_the_time_and_says_who_stays_out():
+    names = ["vgg16", "resnet18", "inception_v3", "efficientnet_b0"]
+    plan, entrants, skipped = showdown.race_plan(names, device="cpu", seconds=20)
+    assert plan.kind == "preview" and plan.device == "cpu"
+    assert (plan.epochs, plan.image_size, plan.batch_size) == (1, 64, 16)
+    assert entrants == ["resnet18", "efficientnet_b0"]  # the book's order, not the cost order
+    assert "75 px" in skipped["inception_v3"]
+    assert "too slow" in skipped["vgg16"]
+    assert plan.subset >= 10 and plan.estimate_s <= 20
+    assert "2 contenders" in str(plan)
+    # a larger resolution lets the Inception in; more time buys more images
+    plan80, entrants80, _ = showdown.race_plan(names, device="cpu", seconds=40, image_size=80)
+    assert "inception_v3" in entrants80 and plan80.image_size == 80
+    with pytest.raises(ValueError, match="no contender fits"):
+        showdown.race_plan(["vgg16"], device="cpu", seconds=1)
+    with pytest.raises(ValueError, match="at least one"):
+        showdown.race_plan([], device="cpu")
+
+
+def test_gpu_race_plan_lets_everyone_in_with_the_common_brief_run(monkeypatch):
+    def fake_plan(budget, device, model):
+        size = 160 if model == "inception_v3" else 128
+        return Plan(budget, "cuda:0", model, 5, size, 128, None, 1.0, None, "brief run")
+
+    monkeypatch.setattr(showdown, "plan_budget", fake_plan)
+    plan, entrants, skipped = showdown.race_plan(["resnet18", "vgg16", "inception_v3"], device="cpu")
+    assert entrants == ["resnet18", "vgg16", "inception_v3"] and skipped == {}
+    assert (plan.epochs, plan.image_size, plan.batch_size, plan.subset) == (5, 160, 128, None)
+    assert plan.kind == "brief run"
+
+
+def test_race_trains_every_entrant_on_the_same_images_with_the_same_recipe(capsys):
+    plan = Plan("brief", "cpu", "2 contenders", 1, 32, 8, 6, 0.5, None, "preview")
+    histories = showdown.race(["resnet18", "efficientnet_b0"], tiny_data(), plan)
+    assert list(histories) == ["resnet18", "efficientnet_b0"]
+    keys = (
+        "epochs",
+        "image_size",
+        "batch_size",
+        "train_size",
+        "val_size",
+        "lr",
+        "schedule",
+        "seed",
+        "subset",
+    )
+    configs = [{k: h.config[k] for k in keys} for h in histories.values()]
+    assert configs[0] == configs[1]
+    assert configs[0]["train_size"] == 24 and configs[0]["image_size"] == 32  # 6 per class, 4 classes
+    printed = capsys.readouterr().out
+    assert "ResNet-18: val top-1" in printed and "EfficientNet-B0: val top-1" in printed
+
+
+def test_race_leaves_out_a_contender_that_runs_out_of_gpu_memory(monkeypatch, capsys):
+    def fake_fit(name, data, **kwargs):
+        if name == "vgg16":
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+        return history(name, [0.5])
+
+    monkeypatch.setattr(showdown, "fit", fake_fit)
+    plan = Plan("brief", "cuda:0", "2 contenders", 1, 128, 128, None, 1.0, None, "brief run")
+    histories = showdown.race(["vgg16", "resnet18"], tiny_data(), plan)
+    assert list(histories) == ["resnet18"]
+    assert "VGG-16: out of GPU memory at batch 128" in capsys.readouterr().out
+
+
+def test_race_table_and_chart_label_stand_in_results():
+    histories = {"resnet18": history("resnet18", [0.2, 0.4]), "alexnet": history("alexnet", [0.3, 0.5])}
+    table = showdown.race_table(histories)
+    assert list(table.index) == ["AlexNet", "ResNet-18"]  # best first
+    assert table.loc["AlexNet", "val top-1 %"] == 50.0 and table.loc["AlexNet", "seconds"] == 4.0
+    assert "stand-in" in table.loc["AlexNet", "data"]
+    fig = showdown.race_chart(histories)
+    assert len(fig.axes) == 2 and "STAND-IN" in fig._suptitle.get_text()
+    one_epoch = showdown.race_chart({"resnet18": history("resnet18", [0.2], standin=False)})
+    assert len(one_epoch.axes) == 1 and "STAND-IN" not in one_epoch._suptitle.get_text()
+    with pytest.raises(ValueError, match="at least one"):
+        showdown.race_chart({})
