@@ -32,7 +32,9 @@ Options the book's ResNet chapter uses (every factory takes them as keywords):
 
 ``resnet(block, layers, ...)`` builds any depth (e.g. plain-18 vs ResNet-18, a ResNet-10, or the
 paper's CIFAR-10 nets with ``widths=(16, 32, 64)`` and ``stem="cifar"``); ``resnet18`` ... ``resnet152``
-are the registered ImageNet models. ``from_torchvision`` at the bottom converts torchvision weights.
+are the registered ImageNet models. ``conv_gradient_norms`` measures how much gradient reaches each conv
+of a freshly initialised network (the book's ResNet chapter plots it, skips on and off).
+``from_torchvision`` at the bottom converts torchvision weights.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ __all__ = [
     "Bottleneck",
     "ResNet",
     "ZeroPadShortcut",
+    "conv_gradient_norms",
     "from_torchvision",
     "resnet",
     "resnet18",
@@ -424,6 +427,89 @@ def resnet152(
 ) -> ResNet:
     """ResNet-152: bottleneck blocks, [3, 8, 36, 3]; 60.2 M parameters, 11.5 G MACs (V1.5) at 224x224."""
     return _from_table(152, num_classes, stride_on, shortcut, residual, zero_init_residual)
+
+
+# Why the skips matter at initialisation: how much gradient reaches each layer
+
+
+def conv_gradient_norms(
+    model: nn.Module,
+    input_size: Sequence[int] = (4, 3, 64, 64),
+    *,
+    seed: int = 0,
+    shortcuts: bool = False,
+) -> dict[str, float]:
+    """The L2 norm of each conv weight's gradient after one backward pass, in forward order.
+
+    One random batch (normal pixels, random labels, both drawn from ``seed``) goes through ``model`` in
+    training mode (BatchNorm normalises with the batch's statistics, as in the first training step) and
+    the mean cross-entropy is backpropagated. The result maps each ``nn.Conv2d``'s name to the norm of
+    its weight gradient, in the order the forward pass reached the convs: the first entry is the stem,
+    the last the conv nearest the classifier. Convs inside a block's ``shortcut`` (projections) are left
+    out unless ``shortcuts=True``, so a ResNet and its plain twin list the same layers.
+
+    The model is left as it was: its gradients, BatchNorm running statistics and train/eval mode are
+    restored (it is run on the device of its parameters).
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"conv_gradient_norms expects an nn.Module, got {type(model).__name__}")
+    size = tuple(input_size)
+    if len(size) != 4 or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in size):
+        raise ValueError(
+            f"input_size must be four positive integers (batch, channels, height, width), e.g. (4, 3, 64, 64); "
+            f"got {input_size!r}"
+        )
+    if size[0] < 2:
+        raise ValueError(
+            f"input_size needs a batch of at least 2 images (BatchNorm in training mode normalises over the "
+            f"batch); got {size[0]}"
+        )
+    convs = {
+        name: module
+        for name, module in model.named_modules()
+        if isinstance(module, nn.Conv2d) and (shortcuts or "shortcut" not in name.split("."))
+    }
+    if not convs:
+        raise ValueError(f"{type(model).__name__} has no nn.Conv2d layers to measure")
+    order: list[str] = []  # conv names as the forward pass reaches them (a conv run twice counts once)
+
+    def recorder(name: str):
+        def hook(*_) -> None:
+            if name not in order:
+                order.append(name)
+
+        return hook
+
+    handles = [module.register_forward_hook(recorder(name)) for name, module in convs.items()]
+    param = next(model.parameters())
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(size, generator=generator).to(param.device)
+    saved_grads = {p: p.grad for p in model.parameters()}
+    saved_buffers = {name: b.detach().clone() for name, b in model.named_buffers()}
+    was_training = model.training
+    model.train()
+    try:
+        for p in model.parameters():
+            p.grad = None
+        logits = model(x)
+        logits = logits[0] if isinstance(logits, (tuple, list)) else logits
+        y = torch.randint(0, logits.shape[1], (size[0],), generator=generator).to(param.device)
+        F.cross_entropy(logits, y).backward()
+        norms = {
+            name: float(convs[name].weight.grad.norm()) if convs[name].weight.grad is not None else 0.0
+            for name in order
+        }
+    finally:
+        for handle in handles:
+            handle.remove()
+        model.train(was_training)
+        for p, grad in saved_grads.items():
+            p.grad = grad
+        buffers = dict(model.named_buffers())
+        with torch.no_grad():
+            for name, value in saved_buffers.items():
+                buffers[name].copy_(value)
+    return norms
 
 
 # Loading reference weights

@@ -1,0 +1,145 @@
+"""What the ResNet chapter computes: the per-layer gradient norms at initialisation, and the chapter's claims."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+import nets
+from nets.resnet import conv_gradient_norms, resnet
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAPTER = ROOT / "book" / "resnet.ipynb"
+
+
+def _small(residual: bool = True, blocks: int = 2) -> nn.Module:
+    """A CIFAR-style ResNet (or plain twin) small enough for a unit test: 6 * blocks + 2 layers."""
+    torch.manual_seed(0)
+    return resnet("basic", [blocks] * 3, 10, widths=(8, 16, 32), stem="cifar", residual=residual)
+
+
+# --- conv_gradient_norms --------------------------------------------------------------------------------
+
+
+def test_one_norm_per_main_path_conv_in_forward_order():
+    torch.manual_seed(0)
+    norms = conv_gradient_norms(nets.build("resnet18"))
+    names = list(norms)
+    assert len(names) == 17  # the stem conv + 2 convs in each of 8 blocks (ResNet-18 minus its fc layer)
+    assert names[0] == "stem.conv7x7.conv"
+    assert names[1:3] == ["stages.conv2_x.0.conv1.conv", "stages.conv2_x.0.conv2.conv"]
+    assert names[-1] == "stages.conv5_x.1.conv2.conv"
+    assert not any("shortcut" in n for n in names)
+    assert all(v > 0 for v in norms.values())
+
+
+def test_projection_shortcuts_are_listed_only_when_asked_for_after_their_block_convs():
+    torch.manual_seed(0)
+    model = nets.build("resnet18")
+    names = list(conv_gradient_norms(model, shortcuts=True))
+    shortcuts = [n for n in names if "shortcut" in n]
+    # option B: a projection only where the shape changes, in the first block of conv3_x .. conv5_x
+    assert shortcuts == [f"stages.conv{i}_x.0.shortcut.conv" for i in (3, 4, 5)]
+    # forward order: the block's two convs run before its shortcut is added
+    index = names.index("stages.conv3_x.0.shortcut.conv")
+    assert names[index - 2 : index] == ["stages.conv3_x.0.conv1.conv", "stages.conv3_x.0.conv2.conv"]
+
+
+def test_plain_and_residual_twins_list_the_same_layers():
+    assert list(conv_gradient_norms(_small(True))) == list(conv_gradient_norms(_small(False)))
+
+
+def test_the_norms_are_those_of_one_backward_pass_of_the_mean_cross_entropy():
+    model = _small()
+    norms = conv_gradient_norms(model, (4, 3, 16, 16), seed=3)
+    generator = torch.Generator().manual_seed(3)  # the documented recipe: pixels, then labels
+    x = torch.randn((4, 3, 16, 16), generator=generator)
+    y = torch.randint(0, 10, (4,), generator=generator)
+    model.train()
+    F.cross_entropy(model(x), y).backward()
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Conv2d) and "shortcut" not in name:
+            assert norms[name] == pytest.approx(module.weight.grad.norm().item(), rel=1e-5)
+
+
+def test_the_same_seed_gives_the_same_norms_and_another_seed_others():
+    model = _small()
+    first = conv_gradient_norms(model, (4, 3, 16, 16), seed=0)
+    assert conv_gradient_norms(model, (4, 3, 16, 16), seed=0) == first
+    assert conv_gradient_norms(model, (4, 3, 16, 16), seed=1) != first
+
+
+def test_the_model_is_left_as_it_was():
+    model = _small().eval()
+    for p in model.parameters():
+        p.grad = torch.full_like(p, 7.0)  # gradients accumulated by the user before the call
+    before = {k: v.clone() for k, v in model.state_dict().items()}  # weights and BatchNorm statistics
+    conv_gradient_norms(model, (4, 3, 16, 16))
+    assert not model.training
+    after = model.state_dict()
+    for key, value in before.items():
+        assert torch.equal(after[key], value), f"{key} changed"
+    assert all(torch.equal(p.grad, torch.full_like(p, 7.0)) for p in model.parameters())
+
+
+def test_without_skips_the_gradient_at_the_stem_grows_far_more_with_depth():
+    """What the chapter's widget shows: in BatchNorm plain nets the gradient grows toward the input."""
+    ratios = {}
+    for residual in (True, False):
+        torch.manual_seed(0)
+        norms = list(conv_gradient_norms(nets.build("resnet34", residual=residual)).values())
+        ratios[residual] = norms[0] / norms[-1]
+    assert ratios[False] > 5 * ratios[True] > 5  # nothing vanishes, and the plain net's growth is the larger
+
+
+@pytest.mark.parametrize(
+    ("model", "size", "error", "words"),
+    [
+        ("not a model", (4, 3, 16, 16), TypeError, "nn.Module"),
+        (None, (4, 3, 16), ValueError, "four positive integers"),
+        (None, (4, 3, 16.0, 16), ValueError, "four positive integers"),
+        (None, (1, 3, 16, 16), ValueError, "batch of at least 2"),
+        (nn.Sequential(nn.Flatten(), nn.Linear(3 * 16 * 16, 10)), (4, 3, 16, 16), ValueError, "no nn.Conv2d"),
+    ],
+)
+def test_bad_arguments_get_a_useful_message(model, size, error, words):
+    with pytest.raises(error, match=words):
+        conv_gradient_norms(_small() if model is None else model, size)
+
+
+# --- the chapter ----------------------------------------------------------------------------------------
+
+
+def _chapter_text() -> str:
+    nb = nbformat.read(CHAPTER, as_version=4)
+    return "\n".join(cell.source for cell in nb.cells)
+
+
+def test_the_chapter_cites_only_papers_in_the_bibliography():
+    keys = set(re.findall(r"@\w+\{(\w+),", (ROOT / "book" / "references.bib").read_text()))
+    groups = re.findall(r"\{cite\}`([^`]+)`", _chapter_text())
+    cited = {key.strip() for group in groups for key in group.split(",")}
+    assert cited and cited <= keys, f"not in references.bib: {sorted(cited - keys)}"
+
+
+def test_the_chapter_cites_highway_networks_by_arxiv_id_and_ends_with_its_references():
+    text = _chapter_text()
+    assert "1505.00387" in text
+    nb = nbformat.read(CHAPTER, as_version=4)
+    assert nb.cells[1].source.startswith("# ResNet (2015)")
+    assert "## References" in nb.cells[-1].source and "{bibliography}" in nb.cells[-1].source
+
+
+def test_plain_nets_have_the_parameters_of_option_a_not_of_the_projection_resnet():
+    """The chapter's wording: plain == option A (identity shortcuts), < the default projection ResNet."""
+    with torch.device("meta"):
+        plain = nets.count_params(nets.build("resnet34", residual=False))
+        option_a = nets.count_params(nets.build("resnet34", shortcut="identity"))
+        option_b = nets.count_params(nets.build("resnet34"))
+    assert plain == option_a < option_b
