@@ -1,0 +1,180 @@
+"""What the EfficientNet chapter computes: costs by arithmetic, the scaling study, B0's table, drop rates, SE gates."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+import nets
+from nets import efficientnet as E
+from nets.summary import count_macs, count_params
+
+NAMES = [f"efficientnet_b{i}" for i in range(8)]
+
+
+def _meta(build, *args, **kwargs) -> nn.Module:
+    with torch.device("meta"):
+        return build(*args, **kwargs)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_cost_equals_counting_the_built_model(name: str) -> None:
+    v = E.VARIANTS[name]
+    model = _meta(nets.build, name)
+    c = E.cost(v.width, v.depth, v.resolution)
+    assert c.total_params == count_params(model)
+    assert c.total_macs == count_macs(model, (1, 3, v.resolution, v.resolution))
+
+
+@pytest.mark.parametrize(
+    ("width", "depth", "resolution", "classes"),
+    [(1.3857, 1.92, 199, 10), (0.5, 0.5, 64, 10), (1.0, 3.7, 33, 1000), (9.81, 1.0, 97, 7)],
+)
+def test_cost_equals_counting_for_odd_sizes_and_multipliers(width, depth, resolution, classes) -> None:
+    model = _meta(E.efficientnet, width, depth, num_classes=classes)
+    c = E.cost(width, depth, resolution, num_classes=classes)
+    assert (c.total_params, c.total_macs) == (
+        count_params(model),
+        count_macs(model, (1, 3, resolution, resolution)),
+    )
+
+
+def test_cost_parts_of_b0_say_where_the_work_is() -> None:
+    c = E.cost()
+    assert set(c.params) == set(c.macs) == set(E.COST_PARTS)
+    # The 1x1 convolutions do most of B0's multiply-adds; the depthwise ones under a tenth.
+    pointwise = c.macs["expand 1x1"] + c.macs["project 1x1"] + c.macs["head 1x1"]
+    assert pointwise / c.total_macs > 0.8
+    assert c.macs["depthwise"] / c.total_macs < 0.1
+    # Squeeze-excite runs on a 1x1 map: cheap in MACs, yet about an eighth of the parameters.
+    assert c.macs["squeeze-excite"] / c.total_macs < 0.01
+    assert 0.1 < c.params["squeeze-excite"] / c.total_params < 0.15
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5, True, "224"])
+def test_cost_rejects_a_bad_resolution(bad) -> None:
+    with pytest.raises(ValueError, match="resolution"):
+        E.cost(resolution=bad)
+
+
+def test_scale_one_compound_is_the_papers_rule() -> None:
+    for phi in (0, 1, 2.5, 7):
+        assert E.scale_one(phi) == E.compound_scaling(phi)
+
+
+@pytest.mark.parametrize("phi", [1, 2, 3, 7])
+def test_each_single_dimension_gets_the_same_formula_flops_budget(phi: int) -> None:
+    budget = E.FLOPS_PER_PHI**phi
+    for how in E.SCALINGS[1:]:
+        s = E.scale_one(phi, how)
+        flops = s.depth * s.width**2 * (s.resolution / 224) ** 2
+        assert flops == pytest.approx(budget, rel=0.01), how
+        grown = [x for x in (s.depth, s.width, s.resolution / 224) if not math.isclose(x, 1.0)]
+        assert len(grown) == 1, f"{how} must grow one dimension only: {s}"
+
+
+def test_single_dimensions_at_phi_1_roughly_double_b0s_measured_macs() -> None:
+    b0 = E.cost().total_macs
+    for how in E.SCALINGS:
+        s = E.scale_one(1, how)
+        ratio = E.cost(s.width, s.depth, s.resolution).total_macs / b0
+        assert 1.75 < ratio < 2.7, (how, ratio)
+
+
+def test_scale_one_rejects_an_unknown_dimension() -> None:
+    with pytest.raises(ValueError, match="width only"):
+        E.scale_one(1, "width")
+
+
+def test_latency_times_a_forward_pass_and_restores_the_mode_and_threads() -> None:
+    model = E.efficientnet(0.25, 0.25, num_classes=3).train()
+    threads = torch.get_num_threads()
+    seconds = E.latency(model, (1, 3, 32, 32), repeats=2, threads=1)
+    assert 0 < seconds < 10
+    assert model.training
+    assert torch.get_num_threads() == threads
+    with pytest.raises(ValueError, match="repeats"):
+        E.latency(model, (1, 3, 32, 32), repeats=0)
+    with pytest.raises(ValueError, match="threads"):
+        E.latency(model, (1, 3, 32, 32), threads=0)
+
+
+def test_scaling_study_counts_everything_and_times_only_under_the_cap() -> None:
+    table = E.scaling_study([0, 1], latency_max_gmacs=0.4, repeats=1)
+    assert list(table.index) == [(how, phi) for how in E.SCALINGS for phi in (0, 1)]
+    b0 = table.loc[("compound", 0)]
+    assert b0["params"] == 5_288_548 and b0["blocks"] == 16 and b0["resolution"] == 224
+    assert b0["GMACs"] == pytest.approx(0.3858, abs=1e-4)
+    assert table.xs(0, level="phi")["latency_ms"].nunique() == 1  # B0 is timed once, shown four times
+    assert table.xs(1, level="phi")["latency_ms"].isna().all()  # every phi = 1 option is over 0.4 GMACs
+    assert table.loc[("resolution only", 1), "params"] == b0["params"]  # resolution adds no parameters
+    assert table.loc[("depth only", 1), "blocks"] > 2 * 16 - 2
+
+
+def test_variant_table_matches_torchvision_and_the_paper() -> None:
+    t = E.variant_table()
+    assert list(t.index) == [f"B{i}" for i in range(8)]
+    assert (t["params (nets)"] == t["params (torchvision)"]).all()
+    rel = (t["GMACs @ crop (nets)"] - t["GMACs @ crop (torchvision)"]).abs() / t["GMACs @ crop (torchvision)"]
+    assert (rel < 2e-3).all()
+    assert ((t["params (nets)"] / 1e6 - t["params (paper, M)"]).abs() / t["params (paper, M)"] < 0.05).all()
+    assert t.loc["B2", "torchvision crop"] == 288 and t.loc["B2", "resolution"] == 260
+    # The released coefficients are not one phi: B7's depth says ~6.2, its width ~7.3.
+    b7 = t.loc["B7"]
+    assert b7["phi from width"] - b7["phi from depth"] > 1
+
+
+def test_stage_table_of_b0_is_the_papers_table_1() -> None:
+    model = nets.build("efficientnet_b0")
+    t = E.stage_table(model)
+    assert list(t.index) == list(range(1, 10))
+    assert list(t["input resolution"]) == [
+        "224x224", "112x112", "112x112", "56x56", "28x28", "14x14", "14x14", "7x7", "7x7",
+    ]  # fmt: skip
+    assert list(t["channels"]) == [32, 16, 24, 40, 80, 112, 192, 320, 1280]
+    assert list(t["layers"]) == [1, 1, 2, 2, 3, 3, 4, 1, 1]
+    assert t.loc[2, "operator"].startswith("MBConv1, k3x3") and t.loc[4, "operator"].startswith(
+        "MBConv6, k5x5"
+    )
+    assert t["params"].sum() == count_params(model)
+
+
+def test_stage_table_follows_the_scaled_model_and_the_input() -> None:
+    model = E.efficientnet(1.1, 1.2, num_classes=10)
+    t = E.stage_table(model, image_size=64)
+    assert list(t["layers"])[1:-1] == [s.layers for s in E.scaled_stages(1.1, 1.2)]
+    assert t.loc[9, "input resolution"] == "2x2"
+    with pytest.raises(TypeError, match="EfficientNet"):
+        E.stage_table(nets.build("resnet18"))
+
+
+def test_stochastic_depth_schedule_is_linear_and_skips_blocks_without_a_shortcut() -> None:
+    model = nets.build("efficientnet_b0")
+    schedule = E.stochastic_depth_schedule(model)
+    assert len(schedule) == 16 and schedule[0][0] == "stage1.block1"
+    for i, (name, p) in enumerate(schedule):
+        if name.endswith("block1"):
+            assert p is None, name  # each stage's first block changes shape: no residual to drop
+        else:
+            assert p == pytest.approx(0.2 * i / 16)
+    with pytest.raises(ValueError, match="MBConv"):
+        E.stochastic_depth_schedule(nets.build("resnet18"))
+
+
+def test_se_gates_one_per_channel_per_block_and_they_depend_on_the_input() -> None:
+    torch.manual_seed(0)
+    model = E.efficientnet(0.5, 0.5, num_classes=10).train()
+    a = E.se_gates(model, torch.randn(2, 3, 64, 64))
+    b = E.se_gates(model, torch.randn(1, 3, 64, 64) * 3)
+    assert model.training
+    blocks = [name for name, _ in E.stochastic_depth_schedule(model)]
+    assert list(a) == blocks
+    for name, m in model.stages.named_modules():
+        if isinstance(m, E.MBConv):
+            assert a[name].shape == (m.depthwise.conv.out_channels,)
+    gates = torch.cat(list(a.values()))
+    assert ((gates > 0) & (gates < 1)).all()
+    assert any(not torch.equal(a[n], b[n]) for n in blocks)
