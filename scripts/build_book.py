@@ -98,6 +98,19 @@ REQUIRE_CONFIG = f"""// Written by scripts/build_book.py: where the widget manag
   window.require.config({{
     paths: {{ "@jupyter-widgets": folder, "@jupyter-widgets/html-manager/dist": folder }},
   }});
+  // The widget manager typesets labels through MathJax 2's MathJax.Hub.Queue; the book loads MathJax 3,
+  // which has no Hub (and offline, none at all): hand the job to MathJax 3 when it is there.
+  window.MathJax = window.MathJax || {{}};
+  if (!window.MathJax.Hub) {{
+    window.MathJax.Hub = {{
+      Queue: function (job) {{
+        var element = job && job[2];
+        if (element && window.MathJax.typesetPromise) {{
+          window.MathJax.typesetPromise([element]).catch(function () {{}});
+        }}
+      }},
+    }};
+  }}
 }})();
 """
 # The scripts a page with widgets loads, in order; _config.yml's nb_ipywidgets_js lists them (a test checks).
@@ -343,6 +356,9 @@ def build(fresh: bool = False) -> Path:
     source_hash = sources_hash()
     env = dict(os.environ)
     env[BOOK_BUILD_ENV] = "1"
+    # One OpenMP thread per kernel: on a shared or busy 2-core machine a second thread mostly waits for a
+    # core, and CPU training ran up to 10x slower with two than with one (measured while building).
+    env.setdefault("OMP_NUM_THREADS", "1")
     # The kernel's "python" is looked up on PATH (ipykernel's kernel.json): make it this interpreter's.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
