@@ -175,7 +175,7 @@ def test_references_hold_the_papers_the_book_cites():
         )
     cited = set()
     for page in [*(ROOT / "book").glob("*.md"), *(ROOT / "book").glob("*.ipynb")]:
-        for keys in re.findall(r"\{cite(?::[pt])?\}`([^`]+)`", page.read_text()):
+        for keys in re.findall(r"\{(?:foot)?cite(?::[pt])?\}`([^`]+)`", page.read_text()):
             cited.update(k.strip() for k in keys.split(","))
     assert cited - set(entries) == set(), f"cited but not in references.bib: {sorted(cited - set(entries))}"
 

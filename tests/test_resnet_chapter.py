@@ -123,7 +123,7 @@ def _chapter_text() -> str:
 
 def test_the_chapter_cites_only_papers_in_the_bibliography():
     keys = set(re.findall(r"@\w+\{(\w+),", (ROOT / "book" / "references.bib").read_text()))
-    groups = re.findall(r"\{cite\}`([^`]+)`", _chapter_text())
+    groups = re.findall(r"\{(?:foot)?cite(?::[a-z]+)?\}`([^`]+)`", _chapter_text())
     cited = {key.strip() for group in groups for key in group.split(",")}
     assert cited and cited <= keys, f"not in references.bib: {sorted(cited - keys)}"
 
@@ -133,7 +133,7 @@ def test_the_chapter_cites_highway_networks_by_arxiv_id_and_ends_with_its_refere
     assert "1505.00387" in text
     nb = nbformat.read(CHAPTER, as_version=4)
     assert nb.cells[1].source.startswith("# ResNet (2015)")
-    assert "## References" in nb.cells[-1].source and "{bibliography}" in nb.cells[-1].source
+    assert "## References" in nb.cells[-1].source and "{footbibliography}" in nb.cells[-1].source
 
 
 def test_plain_nets_have_the_parameters_of_option_a_not_of_the_projection_resnet():
