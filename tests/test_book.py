@@ -6,7 +6,6 @@ executes every chapter offline with nbclient through myst-nb and fails on any wa
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import re
 import subprocess
@@ -18,23 +17,13 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
+from book_script import build_book
 
 ROOT = Path(__file__).resolve().parent.parent
 # The reading order of the chapters; each joins _toc.yml when its notebook lands in book/.
 CHAPTER_ORDER = ["imagenet", "alexnet", "vgg", "resnet", "inception", "efficientnet", "showdown"]
 
 
-def _load_build_script():
-    """scripts/build_book.py as a module (scripts/ is not a package)."""
-    if "build_book" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("build_book", ROOT / "scripts" / "build_book.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["build_book"] = module  # dataclasses look their module up while it executes
-        spec.loader.exec_module(module)
-    return sys.modules["build_book"]
-
-
-build_book = _load_build_script()
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 CHAPTERS = build_book.chapters()
 

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import functools
 import http.server
-import importlib.util
 import os
 import re
 import shutil
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from book_script import build_book
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 pytestmark = pytest.mark.slow
@@ -44,17 +43,6 @@ KNOWN_PAGE_ERRORS = ("Identifier 'THEBE_JS_URL' has already been declared",)
 WIDGET_WORDS = ("jupyter-widgets", "require", "embed-amd", "html-manager")
 
 
-def _load_build_script():
-    """scripts/build_book.py as a module (scripts/ is not a package)."""
-    if "build_book" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("build_book", ROOT / "scripts" / "build_book.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["build_book"] = module  # dataclasses look their module up while it executes
-        spec.loader.exec_module(module)
-    return sys.modules["build_book"]
-
-
-build_book = _load_build_script()
 PAGES = build_book.toc_files()
 CHAPTERS = {str(p.relative_to(ROOT).with_suffix("")) for p in build_book.chapters()}
 
