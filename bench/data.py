@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from imagenette_fixture import fake_counts, make_fake_imagenette  # noqa: E402
 
 from nets import data as nd  # noqa: E402
+from nets.data.imagenette import tree_name  # noqa: E402
 
 IMAGE_SIZE = 128
 
@@ -90,7 +91,7 @@ def main() -> None:
         make_fake_imagenette(root, per_class=(args.per_class, 1), corrupt=0, marker=False)
         nd.verify_imagenette_tree(root, expected_counts=fake_counts((args.per_class, 1)))
         n_images = 10 * args.per_class
-        jpeg_bytes = sum(f.stat().st_size for f in (root / nd._stem("160px") / "train").rglob("*.JPEG"))
+        jpeg_bytes = sum(f.stat().st_size for f in (root / tree_name("160px") / "train").rglob("*.JPEG"))
         print(
             f"generated {n_images} training JPEGs ({jpeg_bytes / n_images / 1024:.1f} kB each) "
             f"in {time.perf_counter() - start:.1f} s"
@@ -147,7 +148,7 @@ def main() -> None:
                 )
             )
 
-        baseline_iter = torchvision_loader(root / nd._stem("160px") / "train", args.batch_size, args.workers)
+        baseline_iter = torchvision_loader(root / tree_name("160px") / "train", args.batch_size, args.workers)
         images_per_second(baseline_iter, 1)  # warm-up: start the workers, fill the page cache
         baseline = images_per_second(baseline_iter, args.epochs)
         rows.append((f"torchvision ImageFolder + PIL, DataLoader({args.workers} workers)", baseline))

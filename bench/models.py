@@ -21,12 +21,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import nets  # noqa: E402
-from nets.pretrained import TIMM_WEIGHTS  # noqa: E402
+from nets.registry import entry  # noqa: E402
 
 
 def reference(name: str) -> torch.nn.Module | None:
     """The reference implementation of ``name`` (torchvision, or timm for v4/IRv2), randomly initialised."""
-    if name in TIMM_WEIGHTS:
+    if entry(name).source == "timm":
         try:
             import timm
         except ImportError:

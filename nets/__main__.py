@@ -6,7 +6,9 @@
     torchrun --nproc_per_node=2 -m nets train --model resnet18 --out runs/r18   # DistributedDataParallel
 
 A mistake in the arguments or missing data ends with one line on stderr and exit status 2 (no
-traceback); a diverged run with one line and status 1.
+traceback); a diverged run or a full disk with one line and status 1; Ctrl-C with one line saying how
+to continue (``--resume``) and status 130. A run folder that already holds a run is never overwritten
+unless ``--resume`` continues it or ``--overwrite`` replaces it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from collections.abc import Sequence
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
+RUN_FILES = ("checkpoint.pt", "metrics.json")  # what a run folder holds (nets.train.CHECKPOINT, METRICS)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -74,8 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train a model briefly; writes checkpoint.pt and metrics.json under --out.",
     )
     t.add_argument("--model", required=True, help="a model name, e.g. resnet18 (see: python -m nets list)")
-    t.add_argument("--data", default="auto", choices=("imagenette", "standin", "auto"),
-                   help="auto: Imagenette if it is on disk or downloadable, else the stand-in (default)")  # fmt: skip
+    t.add_argument("--data", default=None, choices=("imagenette", "standin", "auto"),
+                   help="auto: Imagenette if it is on disk or downloadable, else the stand-in "
+                        "(default: $NETS_DATA, else auto)")  # fmt: skip
     t.add_argument(
         "--data-root", default=None, help="data cache folder (default $NETS_DATA_DIR or ~/.cache/nets)"
     )
@@ -83,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-download", action="store_true", help="never download; use only what is on disk")
     t.add_argument("--out", required=True, help="run folder for checkpoint.pt and metrics.json")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    t.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
     t.add_argument("--budget", choices=("brief",), default=None,
                    help="choose epochs, size, batch and data subset for this device (explicit flags win)")  # fmt: skip
     t.add_argument("--epochs", type=_positive_int, default=None, help="default 5 (or the budget's)")
@@ -114,7 +120,53 @@ def _list_models() -> int:
     return 0
 
 
+def _check_out(args: argparse.Namespace) -> str:
+    """The run folder, checked before any work: never a file, never someone else's run by accident."""
+    out = os.path.expanduser(args.out)
+    if args.resume and args.overwrite:
+        _fail("nets train: --resume continues the run in --out, --overwrite replaces it; pass one of them")
+    if os.path.exists(out) and not os.path.isdir(out):
+        _fail(f"nets train: --out {out} is a file, not a folder; choose a folder for the run")
+    held = [f for f in RUN_FILES if os.path.exists(os.path.join(out, f))]
+    if held and not (args.resume or args.overwrite):
+        _fail(
+            f"nets train: {out} already holds a run ({', '.join(held)}); continue it with --resume, replace "
+            "it with --overwrite, or choose another --out"
+        )
+    parent = os.path.dirname(os.path.abspath(out))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.access(parent if not os.path.isdir(out) else out, os.W_OK):
+        _fail(f"nets train: cannot write to {out} (permission denied); choose another --out")
+    return out  # fit(overwrite=True) replaces the old run's files when the new run starts
+
+
+def _epochs_done(out: str) -> int:
+    import json
+
+    try:
+        with open(os.path.join(out, RUN_FILES[1])) as f:
+            return len(json.load(f).get("epochs", []))
+    except (OSError, ValueError, AttributeError):
+        return 0
+
+
 def _train(args: argparse.Namespace) -> int:
+    try:
+        return _train_run(args)
+    except KeyboardInterrupt:
+        done = _epochs_done(os.path.expanduser(args.out))
+        _fail(
+            f"nets train: interrupted after epoch {done}; continue with --resume "
+            f"(the same command with --resume added)"
+            if done
+            else "nets train: interrupted before the first epoch ended; nothing was saved, start again",
+            EXIT_INTERRUPTED,
+        )
+        return EXIT_INTERRUPTED
+
+
+def _train_run(args: argparse.Namespace) -> int:
     from . import data as data_lib
     from .registry import entry
     from .train import TrainingDiverged, fit, init_distributed, plan_budget, resolve_device
@@ -125,6 +177,7 @@ def _train(args: argparse.Namespace) -> int:
         plan = plan_budget(args.budget, device, name) if args.budget else None
     except ValueError as e:
         _fail(f"nets train: {e}")
+    args.out = _check_out(args)
     image_size = args.image_size or (plan.image_size if plan else 128)
     if image_size < entry(name).min_size:
         _fail(
@@ -151,6 +204,7 @@ def _train(args: argparse.Namespace) -> int:
                 seed=args.seed,
                 out=args.out,
                 resume=args.resume,
+                overwrite=args.overwrite,
                 budget=plan,
                 progress=progress,
             )
@@ -158,6 +212,8 @@ def _train(args: argparse.Namespace) -> int:
             _fail(f"nets train: {e}", EXIT_FAILED)
         except (ValueError, FileNotFoundError) as e:  # settings fit refuses, e.g. resuming a different run
             _fail(f"nets train: {e}")
+        except OSError as e:  # a full disk while saving, say: the last good checkpoint is kept
+            _fail(f"nets train: {e}", EXIT_FAILED)
     finally:
         if started_group:
             import torch.distributed as dist
@@ -182,11 +238,11 @@ def _load_data(data_lib, args, image_size: int, plan, rank: int, world_size: int
     def load(show: bool):
         try:
             return data_lib.load(
-                args.data,
+                args.data,  # None: $NETS_DATA, else auto
                 size=args.size,
                 root=args.data_root,
                 download=not args.no_download,
-                fallback=args.data == "auto",
+                fallback=(args.data or os.environ.get("NETS_DATA", "").strip().lower() or "auto") == "auto",
                 resolution=max(144, image_size),
                 subset=plan.subset if plan else None,
                 seed=args.seed,

@@ -11,7 +11,8 @@ Caveats a reader should know before comparing bars:
   2012; from 2012 to 2017 the classification data stayed the same). 2010 also ranked entries by a
   hierarchical cost; 28.2% is the winner's flat top-5 error, the metric of later years.
 * Winning entries are ensembles evaluated on many crops, not one network on one crop; the single-model
-  numbers the chapters reproduce are higher (e.g. AlexNet, one CNN: 18.2% top-5 error on val).
+  numbers the chapters reproduce are higher (e.g. AlexNet, one CNN: 18.2% top-5 error on val, the
+  paper's Table 2, as ``nets.card("alexnet2012")`` holds it).
 * SuperVision's 15.3% used extra training data (ImageNet Fall 2011); with the supplied data only it
   was 16.4% (ILSVRC2012 results page).
 

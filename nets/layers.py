@@ -3,7 +3,8 @@
 Each block is small and named for what it is, so that a model built from them prints
 like the paper's figure: ``ConvBNAct`` (conv -> BatchNorm -> activation), ``SqueezeExcite``,
 ``StochasticDepth``, ``Parallel`` (the Inception idea: branches side by side, outputs
-concatenated), and the input-size guard every model calls first.
+concatenated), AlexNet's ``local_response_norm`` (VGG's A-LRN column uses it too), and the
+input-size guard every model calls first.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ __all__ = [
     "SqueezeExcite",
     "StochasticDepth",
     "check_input_size",
+    "local_response_norm",
     "make_divisible",
 ]
 
@@ -33,6 +35,15 @@ def make_divisible(value: float, divisor: int = 8, min_value: int | None = None)
     if rounded < 0.9 * value:
         rounded += divisor
     return rounded
+
+
+def local_response_norm() -> nn.LocalResponseNorm:
+    """AlexNet's Section 3.3 normalisation: n = 5 neighbouring channels, k = 2, alpha = 1e-4, beta = 0.75.
+
+    PyTorch (like Caffe) divides ``alpha`` by ``size``; the paper's formula does not, so read literally
+    the paper normalises 5x harder. We keep PyTorch/Caffe's convention, as the Caffe reproduction did.
+    """
+    return nn.LocalResponseNorm(size=5, alpha=1e-4, beta=0.75, k=2.0)
 
 
 class ConvBNAct(nn.Sequential):
@@ -134,13 +145,44 @@ class StochasticDepth(nn.Module):
         return f"p={self.p}"
 
 
-def check_input_size(x: torch.Tensor, min_size: int, model_name: str) -> None:
-    """Raise a clear ``ValueError`` for an input a model cannot take, instead of a shape error deep inside."""
+def check_input_size(
+    x: torch.Tensor, min_size: int, model_name: str, *, model: nn.Module | None = None
+) -> None:
+    """Raise a clear ``ValueError`` for an input a model cannot take, instead of an error deep inside.
+
+    Checks the shape (a batch of 3-channel images, at least ``min_size`` pixels a side), that the images
+    are floating point, and, given the ``model``, that they have its dtype and sit on its device.
+    """
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"{model_name} expects a torch.Tensor of images, got {type(x).__name__}")
     if x.ndim != 4:
         raise ValueError(
             f"{model_name} expects a batch of images shaped (N, 3, H, W); got a tensor of shape "
             f"{tuple(x.shape)}. Add a batch dimension with x.unsqueeze(0) for a single image."
         )
+    if x.shape[1] != 3:
+        hint = " Grey images: x.expand(-1, 3, -1, -1)." if x.shape[1] == 1 else ""
+        raise ValueError(
+            f"{model_name} expects 3 colour channels (N, 3, H, W); got {x.shape[1]} in shape {tuple(x.shape)}."
+            f"{hint}"
+        )
+    if not x.is_floating_point():
+        raise ValueError(
+            f"{model_name} expects float images normalised with the ImageNet mean and std; got {x.dtype}. "
+            "Convert with x.float() / 255, then normalise (nets.data.MEAN, nets.data.STD)."
+        )
+    weight = next(model.parameters(), None) if model is not None else None
+    if weight is not None and weight.device.type != "meta":
+        if x.device != weight.device:
+            raise ValueError(
+                f"{model_name}'s weights are on {weight.device}, the input is on {x.device}: "
+                f"move it with x.to({str(weight.device)!r})"
+            )
+        if x.dtype != weight.dtype and not torch.is_autocast_enabled(x.device.type):
+            raise ValueError(
+                f"{model_name}'s weights are {weight.dtype}, the input is {x.dtype}: convert it with "
+                f"x.to({weight.dtype}) (or the model with model.to({x.dtype}))"
+            )
     height, width = x.shape[-2:]
     if height < min_size or width < min_size:
         raise ValueError(

@@ -8,6 +8,11 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from .cards import card
+from .lab.probes import device_of, eval_mode
+from .registry import entry
+from .zoo import build
+
 __all__ = ["PaperTable", "count_macs", "count_params", "layer_summary", "paper_table"]
 
 
@@ -27,28 +32,24 @@ def count_macs(model: nn.Module, input_size: Sequence[int] = (1, 3, 224, 224)) -
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"count_macs expects an nn.Module, got {type(model).__name__}")
+    if isinstance(input_size, int) or not hasattr(input_size, "__len__"):
+        raise ValueError(
+            f"input_size is the whole input shape (batch, channels, height, width), e.g. (1, 3, 224, 224) "
+            f"for one 224 px image; got {input_size!r}"
+        )
     size = tuple(input_size)
     if len(size) != 4 or not all(isinstance(s, int) and s > 0 for s in size):
         raise ValueError(
             f"input_size must be four positive integers (batch, channels, height, width), e.g. "
             f"(1, 3, 224, 224); got {input_size!r}"
         )
-    param = next(model.parameters(), None)
-    device = param.device if param is not None else torch.device("cpu")
-    was_training = model.training
-    model.eval()
-    try:
-        counter = FlopCounterMode(display=False)
-        with torch.no_grad(), counter:
-            model(torch.zeros(size, device=device))
-    finally:
-        model.train(was_training)
+    counter = FlopCounterMode(display=False)
+    with eval_mode(model), torch.no_grad(), counter:
+        model(torch.zeros(size, device=device_of(model)))
     return counter.get_total_flops() // 2
 
 
 def _default_input_size(model: nn.Module) -> tuple[int, int, int, int]:
-    from .registry import entry
-
     name = getattr(model, "name", None)
     size = entry(name).default_size if isinstance(name, str) else 224
     return (1, 3, size, size)
@@ -62,22 +63,17 @@ def layer_summary(model: nn.Module, input_size: Sequence[int] | None = None, dep
     import torchinfo
 
     size = tuple(input_size) if input_size is not None else _default_input_size(model)
-    param = next(model.parameters(), None)
-    device = param.device if param is not None else "cpu"
-    was_training = model.training
-    try:
+    with eval_mode(model):
         return torchinfo.summary(
             model,
             input_size=size,
             depth=depth,
             col_names=("output_size", "num_params", "mult_adds"),
             row_settings=("var_names",),
-            device=device,
+            device=device_of(model),
             mode="eval",
             verbose=0,
         )
-    finally:
-        model.train(was_training)
 
 
 class PaperTable:
@@ -111,25 +107,21 @@ def paper_table(name: str, model: nn.Module | None = None) -> PaperTable:
 
     MACs are counted at the reference implementation's evaluation crop (the model's default size where
     there is no reference). Accuracies are the reported ones: ours would equal the reference's with its
-    weights loaded, because the logits are equal (see ``nets.pretrained``).
+    weights loaded, because the logits are equal (see ``nets.zoo``).
     """
     import pandas as pd
-
-    from .cards import card
-    from .registry import build
 
     c = card(name)
     model = build(c.name) if model is None else model
     crop = c.ref_crop or c.default_size
     params = count_params(model)
     gmacs = count_macs(model, (1, 3, crop, crop)) / 1e9
-    paper_params = None if c.paper_params_m is None else c.paper_params_m * 1e6
     ref = c.ref_source or "reference"
     frame = pd.DataFrame(
         {
             "nets (computed now)": [f"{params:,}", f"{gmacs:.3f}", None, None],
             "paper": [
-                None if paper_params is None else f"{c.paper_params_m:g} M",
+                c.paper_params_text,
                 None if c.paper_gmacs is None else f"{c.paper_gmacs:g}",
                 None if c.paper_top1 is None else f"{c.paper_top1:.2f}",
                 None if c.paper_top5 is None else f"{c.paper_top5:.2f}",
@@ -149,9 +141,12 @@ def paper_table(name: str, model: nn.Module | None = None) -> PaperTable:
         },
         index=["parameters", f"GMACs @ {crop}px", "top-1 accuracy %", "top-5 accuracy %"],
     )
-    notes = [f"Paper: {c.paper}. {c.paper_eval}."]
+    notes = [f"Paper: {c.paper}. Source: {c.paper_source}; {c.paper_eval}."]
     if c.ref_source:
-        notes.append(f"Reference: {ref}, evaluated at a {crop}px crop (single crop, ImageNet val).")
+        notes.append(
+            f"Reference: {ref} (the weights nets.build({c.name!r}, pretrained=True) loads), evaluated at a "
+            f"{crop}px crop (single crop, ImageNet val)."
+        )
     if c.note:
         notes.append(f"Note: {c.note}.")
     return PaperTable(c.name, frame, notes)

@@ -22,7 +22,8 @@ GPU (a real brief run on Imagenette). One function does it, the same way everywh
 
 from __future__ import annotations
 
-import dataclasses
+import hashlib
+import io
 import json
 import math
 import os
@@ -36,6 +37,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .checks import check_bool, check_choice, check_float, check_int
+from .data import balanced_subset, batches, num_batches
+from .files import atomic_write, remove_stale_temps
+from .registry import entry
+from .summary import count_macs
+from .zoo import build
 
 __all__ = [
     "EPOCH_KEYS",
@@ -149,7 +157,7 @@ class History:
         """Write the history as JSON (atomically: a crash never leaves half a file)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write(path, lambda f: f.write(json.dumps(self.to_dict(), indent=1).encode()))
+        atomic_write(path, json.dumps(self.to_dict(), indent=1).encode())
         return path
 
     @classmethod
@@ -326,7 +334,6 @@ def _round_up(x: int, m: int) -> int:
 
 
 def _model_name_and_min_size(model: str | nn.Module | None) -> tuple[str, int]:
-    from .registry import entry
 
     if model is None:
         return "model", 1
@@ -343,7 +350,6 @@ def _model_name_and_min_size(model: str | nn.Module | None) -> tuple[str, int]:
 
 
 def _family(model: str | nn.Module | None) -> str | None:
-    from .registry import entry
 
     name = model if isinstance(model, str) else getattr(model, "name", None)
     try:
@@ -354,8 +360,6 @@ def _family(model: str | nn.Module | None) -> str | None:
 
 def _macs_at(model: str | nn.Module | None, size: int) -> int | None:
     """Forward multiply-accumulates of one image at ``size`` px (None when they cannot be counted)."""
-    from .registry import build
-    from .summary import count_macs
 
     if model is None:
         return None
@@ -394,6 +398,7 @@ def fit(
     seed: int = 0,
     out: str | os.PathLike | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     budget: str | Plan | None = None,
     progress: bool = True,
 ) -> History:
@@ -410,15 +415,17 @@ def fit(
     most one epoch. ``amp="auto"``: bf16 autocast on CUDA GPUs that have it, else fp16 with a
     GradScaler; off on CPU and MPS ("bf16", "fp16", "off" force a choice).
 
-    ``out``: folder for ``checkpoint.pt`` and ``metrics.json`` (written after every epoch);
-    ``resume=True`` continues from ``out/checkpoint.pt`` if it exists (else starts afresh), and
-    refuses a checkpoint made with different settings. Under ``torchrun`` (or an initialised
+    ``out``: folder for ``checkpoint.pt`` and ``metrics.json`` (written after every epoch, atomically;
+    the checkpoint carries a SHA-256 of its contents, checked when it is read); ``resume=True``
+    continues from ``out/checkpoint.pt`` if it exists (else starts afresh), and refuses a checkpoint
+    made with different settings or damaged on disk. A folder that already holds a run is never
+    overwritten unless ``resume=True`` continues it or ``overwrite=True`` replaces it. Under ``torchrun`` (or an initialised
     process group) it trains with DistributedDataParallel: ``batch_size`` is the global batch.
     """
-    from .data import batches, num_batches
 
     _check_args(epochs, batch_size, image_size, lr, optimizer, weight_decay, schedule, warmup_epochs,
-                label_smoothing, amp, seed, out, resume)  # fmt: skip
+                label_smoothing, amp, seed, resume, overwrite, channels_last, compile)  # fmt: skip
+    out = _check_out(out, resume=resume, overwrite=overwrite)
     dev = resolve_device(device)
     rank, world_size, owns_group = init_distributed(dev)
     show = progress and rank == 0
@@ -439,15 +446,13 @@ def fit(
         if weight_decay is None:
             weight_decay = 5e-4 if optimizer == "sgd" else 0.05
         if plan is not None and plan.subset is not None:
-            data = _subset(data, plan.subset, seed)
+            data = balanced_subset(data, plan.subset, seed=seed)
         _check_data(data, batch_size, world_size)
 
         name, min_size = _model_name_and_min_size(model)
         if image_size < min_size:
             raise ValueError(f"image_size {image_size} is below {name}'s smallest input ({min_size} px)")
         if isinstance(model, str):
-            from .registry import build
-
             torch.manual_seed(seed)
             model = build(model, num_classes=len(data.classes))
         if not isinstance(model, nn.Module):
@@ -496,7 +501,7 @@ def fit(
             "torch": str(torch.__version__),
         }
         history = History(config=config)
-        out_dir = Path(out) if out is not None else None
+        out_dir = out
         ckpt_path = out_dir / CHECKPOINT if out_dir is not None else None
         start_epoch = 0
         if resume and ckpt_path is not None and ckpt_path.exists():
@@ -775,46 +780,41 @@ def _bar(show: bool, **kwargs):
     return tqdm(**kwargs)
 
 
-def _subset(data, per_class: int, seed: int):
-    """At most ``per_class`` images of each class in each split, chosen at random (seeded), order kept."""
-
-    def cut(split):
-        g = torch.Generator().manual_seed(seed)
-        keep = []
-        for c in torch.unique(split.labels):
-            idx = (split.labels == c).nonzero().flatten()
-            keep.append(idx[torch.randperm(len(idx), generator=g)[:per_class]])
-        idx = torch.cat(keep).sort().values
-        if len(idx) == len(split):
-            return split
-        return dataclasses.replace(split, images=split.images[idx], labels=split.labels[idx])
-
-    return dataclasses.replace(data, train=cut(data.train), val=cut(data.val))
-
-
 # ----------------------------------------------------------------------------------------------------------
 # Checkpoints
 # ----------------------------------------------------------------------------------------------------------
 
 
-def _atomic_write(path: Path, write: Callable[[Any], Any]) -> None:
-    """Write to ``path.tmp``, flush it to disk, then rename: readers see the old file or the new one."""
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+CHECKPOINT_FORMAT = 2  # 2: with the SHA-256 of the contents (format 1, without, is still read)
+
+
+def _digest(value: Any, h: Any = None) -> str:
+    """SHA-256 of a checkpoint's contents: every tensor's bytes, dtype and shape, and every plain value."""
+    h = hashlib.sha256() if h is None else h
+    if isinstance(value, torch.Tensor):
+        t = value.detach().cpu().contiguous().reshape(-1)
+        h.update(f"T{t.dtype}{tuple(value.shape)}".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    elif isinstance(value, dict):
+        h.update(b"{")
+        for key in sorted(value, key=repr):
+            h.update(repr(key).encode())
+            _digest(value[key], h)
+        h.update(b"}")
+    elif isinstance(value, (list, tuple)):
+        h.update(b"[")
+        for item in value:
+            _digest(item, h)
+        h.update(b"]")
+    else:
+        h.update(repr(value).encode())
+    return h.hexdigest()
 
 
 def _save_checkpoint(path, model, opt, sched, scaler, epoch: int, history: History) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {
-        "format": 1,
+        "format": CHECKPOINT_FORMAT,
         "epoch": epoch,
         "model": model.state_dict(),
         "optimizer": opt.state_dict(),
@@ -823,7 +823,11 @@ def _save_checkpoint(path, model, opt, sched, scaler, epoch: int, history: Histo
         "rng": _rng_states(),
         "history": history.to_dict(),
     }
-    _atomic_write(path, lambda f: torch.save(state, f))
+    state["sha256"] = _digest(state)
+    buffer = io.BytesIO()
+    torch.save(state, buffer)  # in memory first: a full disk then fails in a plain write, with errno
+    keep = f"the previous {path.name} is kept: free some space, then continue with resume=True (--resume)"
+    atomic_write(path, buffer.getvalue(), if_full=keep)
 
 
 def load_checkpoint(
@@ -831,10 +835,11 @@ def load_checkpoint(
 ) -> dict[str, Any]:
     """Read a checkpoint written by ``fit`` (``weights_only=True``: it holds tensors and plain types only).
 
+    Its contents are checked against the SHA-256 stored in it: a damaged file is refused, not resumed.
     With ``model``, also load the trained weights into it. Returns the whole checkpoint dict
     (keys: epoch, model, optimizer, scheduler, scaler, rng, history).
     """
-    path = Path(path)
+    path = Path(path).expanduser()
     if path.is_dir():
         path = path / CHECKPOINT
     if not path.is_file():
@@ -846,8 +851,15 @@ def load_checkpoint(
         raise ValueError(
             f"{path} is not a readable nets checkpoint ({reason}); delete it to start afresh"
         ) from e
-    if not isinstance(state, dict) or state.get("format") != 1:
-        raise ValueError(f"{path} is not a nets.train checkpoint (format 1)")
+    if not isinstance(state, dict) or state.get("format") not in (1, CHECKPOINT_FORMAT):
+        raise ValueError(f"{path} is not a nets.train checkpoint (format 1 or {CHECKPOINT_FORMAT})")
+    if state["format"] == CHECKPOINT_FORMAT:
+        stored = state.pop("sha256", None)
+        if stored != _digest(state):
+            raise ValueError(
+                f"{path} is damaged: its contents do not match the SHA-256 stored in it (a disk or copy "
+                "error). Delete it to start afresh, or restore it from a copy."
+            )
     if model is not None:
         model.load_state_dict(state["model"])
     return state
@@ -878,36 +890,62 @@ def _check_resume(saved: dict[str, Any], now: dict[str, Any], path: Path) -> Non
 # ----------------------------------------------------------------------------------------------------------
 
 
-def _is_int(x) -> bool:
-    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+MAX_IMAGE_SIZE = 1024  # px: Imagenette's largest images are about this size; beyond it memory runs out first
 
 
 def _check_args(epochs, batch_size, image_size, lr, optimizer, weight_decay, schedule, warmup_epochs,
-                label_smoothing, amp, seed, out, resume) -> None:  # fmt: skip
-    for key, value in (("epochs", epochs), ("batch_size", batch_size), ("image_size", image_size)):
-        if value is not None and (not _is_int(value) or value < 1):
-            raise ValueError(f"{key} must be a positive integer, got {value!r}")
-    for key, value in (("lr", lr), ("weight_decay", weight_decay), ("warmup_epochs", warmup_epochs)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            raise ValueError(f"{key} must be a number, got {value!r}")
-    if lr is not None and not (0 < lr < math.inf):
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
-    if weight_decay is not None and weight_decay < 0:
-        raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
-    if warmup_epochs is not None and warmup_epochs < 0:
-        raise ValueError(f"warmup_epochs must be >= 0, got {warmup_epochs!r}")
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
-    if schedule not in SCHEDULES:
-        raise ValueError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
-    if not isinstance(label_smoothing, (int, float)) or not 0 <= label_smoothing < 1:
-        raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
-    if not isinstance(amp, bool) and amp not in AMP_MODES:
-        raise ValueError(f"amp must be one of {', '.join(AMP_MODES)} (or True/False), got {amp!r}")
-    if not _is_int(seed):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
-    if resume and out is None:
-        raise ValueError("resume=True needs out=<folder> holding the checkpoint to continue")
+                label_smoothing, amp, seed, resume, overwrite, channels_last, compile) -> None:  # fmt: skip
+    if epochs is not None:
+        check_int("epochs", epochs)
+    if batch_size is not None and check_int("batch_size", batch_size) < 2:
+        raise ValueError(
+            "batch_size must be at least 2: BatchNorm computes its statistics over the images of a batch "
+            "and cannot with one"
+        )
+    if image_size is not None:
+        check_int("image_size", image_size, maximum=MAX_IMAGE_SIZE)
+    if lr is not None:
+        check_float("lr", lr, low=0.0, low_open=True)
+    if weight_decay is not None:
+        check_float("weight_decay", weight_decay, low=0.0)
+    if warmup_epochs is not None:
+        check_float("warmup_epochs", warmup_epochs, low=0.0)
+    check_choice("optimizer", optimizer, OPTIMIZERS)
+    check_choice("schedule", schedule, SCHEDULES)
+    check_float("label_smoothing", label_smoothing, low=0.0, high=1.0, high_open=True)
+    if not isinstance(amp, bool):
+        check_choice("amp", amp, AMP_MODES)
+    check_int("seed", seed, minimum=0)
+    for name, value in (("resume", resume), ("overwrite", overwrite), ("channels_last", channels_last),
+                        ("compile", compile)):  # fmt: skip
+        check_bool(name, value)
+    if resume and overwrite:
+        raise ValueError("resume=True continues the run in out, overwrite=True replaces it: pass one of them")
+
+
+def _check_out(out: str | os.PathLike | None, *, resume: bool, overwrite: bool) -> Path | None:
+    """The run folder, checked before any work: a folder (``~`` expanded), never someone's run by accident."""
+    if out is None:
+        if resume:
+            raise ValueError("resume=True needs out=<folder> holding the checkpoint to continue")
+        return None
+    if not isinstance(out, (str, os.PathLike)):
+        raise ValueError(f"out must be a folder path, got {out!r}")
+    path = Path(out).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"out={str(path)!r} is a file, not a folder; choose a folder for the run")
+    held = [name for name in (CHECKPOINT, METRICS) if (path / name).exists()]
+    if held and not (resume or overwrite):
+        raise ValueError(
+            f"{path} already holds a run ({', '.join(held)}); continue it with resume=True (--resume), "
+            "replace it with overwrite=True (--overwrite), or choose another out folder"
+        )
+    if held and overwrite:
+        for name in held:
+            (path / name).unlink()
+    for name in (CHECKPOINT, METRICS):  # what runs killed mid-write left behind
+        remove_stale_temps(path, name)
+    return path
 
 
 def _check_data(data, batch_size: int, world_size: int) -> None:

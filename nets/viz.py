@@ -38,6 +38,8 @@ from torch.nn import functional as F
 
 from . import ilsvrc
 from .data import MEAN, STD
+from .lab import probes
+from .lab.probes import first_tensor
 
 __all__ = [
     "Part",
@@ -114,52 +116,6 @@ def _parts(model: nn.Module, depth: int) -> list[tuple[str, nn.Module]]:
                 yield qualified, child
 
     return list(walk(model, "", 1)) or [("", model)]  # a model with no children is its own one part
-
-
-def _first_tensor(output: Any) -> torch.Tensor | None:
-    """The tensor a module produced: itself, or the first tensor of a tuple/namedtuple (main logits)."""
-    if isinstance(output, torch.Tensor):
-        return output
-    if isinstance(output, (tuple, list)):
-        for item in output:
-            if isinstance(item, torch.Tensor):
-                return item
-    return None
-
-
-def _device_of(model: nn.Module) -> torch.device:
-    param = next(model.parameters(), None)
-    return param.device if param is not None else torch.device("cpu")
-
-
-def _run_with_hooks(
-    model: nn.Module, x: torch.Tensor, modules: Mapping[str, nn.Module]
-) -> dict[str, torch.Tensor]:
-    """Run ``model(x)`` in eval mode without gradients; return each watched module's output, in run order.
-
-    A module that runs twice keeps its first output (the order a reader follows the forward pass in).
-    """
-    outputs: dict[str, torch.Tensor] = {}
-
-    def hook_for(name: str):
-        def hook(_module: nn.Module, _inputs: Any, output: Any) -> None:
-            tensor = _first_tensor(output)
-            if tensor is not None and name not in outputs:
-                outputs[name] = tensor.detach()
-
-        return hook
-
-    handles = [module.register_forward_hook(hook_for(name)) for name, module in modules.items()]
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            model(x.to(_device_of(model)))
-    finally:
-        model.train(was_training)
-        for handle in handles:
-            handle.remove()
-    return outputs
 
 
 # --------------------------------------------------------------------------------------------------
@@ -318,7 +274,7 @@ def _feature_layers(
     if layers is None:
         # Parts with weights only: an activation or pooling part repeats its neighbour's maps.
         candidates = {n: m for n, m in _parts(model, depth=2) if next(m.parameters(), None) is not None}
-        outputs = _run_with_hooks(model, image, candidates)
+        outputs = probes.record(model, image, candidates)
         spatial = [n for n, t in outputs.items() if t.ndim == 4 and t.shape[-2] * t.shape[-1] > 1]
         if not spatial:
             raise ValueError(
@@ -336,7 +292,7 @@ def _feature_layers(
             f"{type(model).__name__} has no layer {', '.join(map(repr, unknown))}. Layer names are dotted "
             f"paths from model.named_modules(), e.g. {', '.join(known[:8])}."
         )
-    outputs = _run_with_hooks(model, image, {name: modules[name] for name in layers})
+    outputs = probes.record(model, image, {name: modules[name] for name in layers})
     for name in layers:
         if name not in outputs:
             raise ValueError(f"layer {name!r} did not run in the forward pass, so it has no feature maps")
@@ -596,37 +552,17 @@ def architecture_parts(
     if not isinstance(depth, int) or isinstance(depth, bool) or depth < 1:
         raise ValueError(f"depth must be a positive integer (1 = top-level parts only), got {depth!r}")
     size = _check_input_size(input_size)
-    starts: dict[str, int] = {}
-    ends: dict[str, tuple[int, tuple[int, ...]]] = {}
     clock = iter(range(10**12))
 
-    def pre_hook_for(name: str):
-        def pre_hook(_module: nn.Module, _inputs: Any) -> None:
-            starts.setdefault(name, next(clock))
+    def stamp(_module: nn.Module, _inputs: Any, output: Any) -> tuple[int, tuple[int, ...] | None]:
+        tensor = first_tensor(output)
+        return next(clock), None if tensor is None else tuple(tensor.shape)
 
-        return pre_hook
-
-    def hook_for(name: str):
-        def hook(_module: nn.Module, _inputs: Any, output: Any) -> None:
-            tensor = _first_tensor(output)
-            if tensor is not None:
-                ends[name] = (next(clock), tuple(tensor.shape))
-
-        return hook
-
-    handles = []
-    for name, module in model.named_modules():
-        handles.append(module.register_forward_pre_hook(pre_hook_for(name)))
-        handles.append(module.register_forward_hook(hook_for(name)))
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            model(torch.zeros(size, device=_device_of(model)))
-    finally:
-        model.train(was_training)
-        for handle in handles:
-            handle.remove()
+    calls = probes.record(model, torch.zeros(size), lambda n, m: True, capture=stamp, every_call=True)
+    # A part starts when the first module inside it finishes (leaves run in the order parts start) and
+    # outputs what its last call returned (or, for a ModuleList, which is never called, its last module).
+    starts = {name: stamps[0][0] for name, stamps in calls.items()}
+    ends = {name: stamps[-1] for name, stamps in calls.items() if stamps[-1][1] is not None}
 
     parts: list[tuple[float, int, Part]] = []
     for position, (name, module) in enumerate(_parts(model, depth)):

@@ -2,15 +2,18 @@
 
     .venv/bin/python scripts/build_book.py              # strict build (-W -n --keep-going), all pages
     .venv/bin/python scripts/build_book.py --fresh      # re-execute every chapter
+    .venv/bin/python scripts/build_book.py --refresh-js # fetch the pinned JavaScript again with npm
     .venv/bin/python scripts/build_book.py --sync-setup-cells   # copy book/_setup_cell.py into chapters
 
 Around `jupyter-book build` it does three things Jupyter Book does not:
 
-1. Serves the widget JavaScript from the site. The pinned require.js and @jupyter-widgets/html-manager
-   are fetched once from the npm registry (`npm pack`), checked against their sha512, cached in
-   ~/.cache/imagenet-contenders/npm, and copied to _build/site-extra/widgets/, which _config.yml
-   publishes with `html_extra_path` and points myst-nb's `nb_ipywidgets_js` at. No CDN, and not
-   under _static/, whose every .js file Jupyter Book loads on every page.
+1. Serves the pinned JavaScript from the site: require.js and @jupyter-widgets/html-manager for the
+   widgets, MathJax 3 for the formulas, each with its licence. They are fetched once with the npm
+   client (`npm pack`; Node.js's npm must be installed), checked against their sha512, cached in
+   ~/.cache/imagenet-contenders/npm, and copied to _build/site-extra/ (widgets/, mathjax-<version>/),
+   which _config.yml publishes with `html_extra_path` and points myst-nb's `nb_ipywidgets_js` and
+   Sphinx's `mathjax_path` at. No CDN, and nothing under _static/, whose every .js file Jupyter Book
+   loads on every page. `--refresh-js` fetches them again (after a version bump).
 2. Keeps the execution cache honest. jupyter-cache re-executes a chapter when its code changes but
    cannot see `nets/`: the cache is wiped when nets/**/*.py, pyproject.toml, requirements.txt, the
    versions of the main libraries, the NETS_* environment variables or the verified Imagenette copies
@@ -33,7 +36,6 @@ import sys
 import tarfile
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -61,15 +63,17 @@ class NpmPackage:
     version: str
     integrity: str  # the registry's "dist.integrity": sha512 of the tarball, base64
     members: tuple[str, ...]  # regular expressions for paths inside the tarball
-    folder: str  # where the matching files go in the site, flattened
+    folder: str  # where the matching files go in the site
+    keep_paths: bool = False  # keep the paths below package/ (MathJax finds its fonts relative to itself)
 
     @property
     def tarball_name(self) -> str:
         return f"{self.name.lstrip('@').replace('/', '-')}-{self.version}.tgz"
 
-    @property
-    def url(self) -> str:
-        return f"https://registry.npmjs.org/{self.name}/-/{self.name.split('/')[-1]}-{self.version}.tgz"
+    def target(self, member: str) -> str:
+        """Where ``member`` of the tarball goes, relative to the site's root."""
+        inside = member.removeprefix("package/") if self.keep_paths else Path(member).name
+        return f"{self.folder}/{inside}"
 
 
 # html-manager 1.0.x is the embedder of ipywidgets 8 (@jupyter-widgets/base 6, controls 5: the versions
@@ -79,16 +83,30 @@ REQUIREJS = NpmPackage(
     "requirejs",
     "2.3.8",
     "sha512-7/cTSLOdYkNBNJcDMWf+luFvMriVm7eYxp4BcFCsAX0wF421Vyce5SXP17c+Jd5otXKGNehIonFlyQXSowL6Mw==",
-    (r"package/require\.js",),
+    (r"package/require\.js", r"package/LICENSE"),
     "widgets/requirejs-2.3.8",
 )
 HTML_MANAGER = NpmPackage(
     "@jupyter-widgets/html-manager",
     "1.0.15",
     "sha512-5thBIV6ymNgmPVOHvzx+gGy8ZSKmSazhtGw4/c4xJDVzRhG9PTeQsRjF3FUTopvFi//SABeNz1yp47bCrJ3CQA==",
-    (r"package/dist/embed-amd\.js", r"package/dist/[0-9a-f]+\.(woff2|woff|ttf)"),
+    (r"package/dist/embed-amd\.js", r"package/dist/[0-9a-f]+\.(woff2|woff|ttf)", r"package/LICENSE"),
     "widgets/html-manager-1.0.15",
 )
+# MathJax 3 as Sphinx loads it by default (tex-mml-chtml), with its CommonHTML web fonts and licence.
+MATHJAX = NpmPackage(
+    "mathjax",
+    "3.2.2",
+    "sha512-Bt+SSVU8eBG27zChVewOicYs7Xsdt40qm4+UpHyX7k0/O9NliPc+x77k1/FEsPsjKPZGJvtRZM1vO+geW0OhGw==",
+    (
+        r"package/es5/tex-mml-chtml\.js",
+        r"package/es5/output/chtml/fonts/woff-v2/[\w-]+\.woff",
+        r"package/LICENSE",
+    ),
+    "mathjax-3.2.2",
+    keep_paths=True,
+)
+PACKAGES = (REQUIREJS, HTML_MANAGER, MATHJAX)
 # The bundled widget modules (@jupyter-widgets/base, controls, html-manager/dist/libembed-amd, ...) each
 # locate their fonts from their AMD module id, which require.js would resolve against the page's folder
 # (book/@jupyter-widgets/...): map the ids to the folder we serve, where the fonts are.
@@ -133,26 +151,28 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp.name, path)
 
 
-def fetch_tarball(package: NpmPackage, cache: Path = NPM_CACHE) -> Path:
-    """The package tarball, from the cache or the npm registry; raises if its sha512 is not the pinned one."""
+def fetch_tarball(package: NpmPackage, cache: Path = NPM_CACHE, *, refresh: bool = False) -> Path:
+    """The package tarball, from the cache or through the npm client; raises if its sha512 is not the pinned one."""
     path = cache / package.tarball_name
     spec = f"{package.name}@{package.version}"
-    if not path.exists():
-        print(f"fetching {spec} from the npm registry into {cache}", flush=True)
+    if refresh or not path.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            raise RuntimeError(
+                f"the first build fetches {spec} with the npm client, which is not installed: install Node.js "
+                "and npm (Debian/Ubuntu: apt-get install npm), then run the build again. Later builds use "
+                f"the copy in {cache}."
+            )
+        print(f"fetching {spec} with npm into {cache}", flush=True)
         with tempfile.TemporaryDirectory() as tmp:
-            npm = shutil.which("npm")
             try:
-                if npm:
-                    pack = [npm, "pack", spec, "--pack-destination", tmp, "--silent"]
-                    subprocess.run(pack, check=True, stdout=subprocess.DEVNULL)
-                    data = (Path(tmp) / package.tarball_name).read_bytes()
-                else:
-                    with urllib.request.urlopen(package.url, timeout=60) as response:
-                        data = response.read()
+                pack = [npm, "pack", spec, "--pack-destination", tmp, "--silent"]
+                subprocess.run(pack, check=True, stdout=subprocess.DEVNULL)
+                data = (Path(tmp) / package.tarball_name).read_bytes()
             except (OSError, subprocess.CalledProcessError) as error:
                 raise RuntimeError(
-                    f"could not fetch {spec} ({error}). The first build needs the npm registry; later "
-                    f"builds use the cache. Or download {package.url} to {path} by hand."
+                    f"could not fetch {spec} with npm ({error}). The first build needs the npm registry; "
+                    "later builds use the cache."
                 ) from error
         _write_atomic(path, data)
     actual = _sri(path.read_bytes())
@@ -164,22 +184,24 @@ def fetch_tarball(package: NpmPackage, cache: Path = NPM_CACHE) -> Path:
     return path
 
 
-def stage_widget_js(
+def stage_site_js(
     cache: Path = NPM_CACHE,
     site_extra: Path = SITE_EXTRA,
-    packages: tuple[NpmPackage, ...] = (REQUIREJS, HTML_MANAGER),
+    packages: tuple[NpmPackage, ...] = PACKAGES,
+    *,
+    refresh: bool = False,
 ) -> list[Path]:
-    """Put the pinned widget JavaScript where html_extra_path publishes it; return the files written."""
+    """Put the pinned JavaScript (and licences) where html_extra_path publishes it; return the files written."""
     staged = []
-    shutil.rmtree(site_extra / "widgets", ignore_errors=True)
     for package in packages:
-        with tarfile.open(fetch_tarball(package, cache)) as tar:
+        shutil.rmtree(site_extra / package.folder, ignore_errors=True)
+        with tarfile.open(fetch_tarball(package, cache, refresh=refresh)) as tar:
             for pattern in package.members:
                 members = [m for m in tar.getmembers() if m.isfile() and re.fullmatch(pattern, m.name)]
                 if not members:
                     raise RuntimeError(f"{package.name}@{package.version} has no file matching {pattern}")
                 for member in members:
-                    target = site_extra / package.folder / Path(member.name).name
+                    target = site_extra / package.target(member.name)
                     _write_atomic(target, tar.extractfile(member).read())
                     staged.append(target)
     config = site_extra / "widgets" / "config.js"
@@ -344,14 +366,14 @@ def _execution_times(cache: Path = EXECUTION_CACHE) -> dict[str, float]:
     return {Path(uri).name: seconds for uri, (_, seconds) in latest.items()}
 
 
-def build(fresh: bool = False) -> Path:
+def build(fresh: bool = False, refresh_js: bool = False) -> Path:
     """Run the strict build; raise SystemExit with the reason if it fails. Returns _build/html."""
     start = time.perf_counter()
     if fresh:
         shutil.rmtree(EXECUTION_CACHE, ignore_errors=True)
     if invalidate_stale_cache():
         print("nets/ or the environment changed since the last build: execution cache wiped", flush=True)
-    stage_widget_js()
+    stage_site_js(refresh=refresh_js)
     shutil.rmtree(HTML, ignore_errors=True)  # no page of a removed chapter may survive
     source_hash = sources_hash()
     env = dict(os.environ)
@@ -404,6 +426,9 @@ def main(argv: list[str] | None = None) -> None:
         "--fresh", action="store_true", help="wipe the execution cache: re-execute every chapter"
     )
     parser.add_argument(
+        "--refresh-js", action="store_true", help="fetch the pinned JavaScript again with npm (after a bump)"
+    )
+    parser.add_argument(
         "--sync-setup-cells",
         action="store_true",
         help="copy book/_setup_cell.py into every chapter, then stop",
@@ -413,7 +438,7 @@ def main(argv: list[str] | None = None) -> None:
         changed = sync_setup_cells()
         print("\n".join(f"updated {p.relative_to(ROOT)}" for p in changed) or "every chapter is up to date")
         return
-    build(fresh=args.fresh)
+    build(fresh=args.fresh, refresh_js=args.refresh_js)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
 
 Images are real JPEGs with smooth random content (so they compress like photos, ~5-10 kB at 160 px);
 ``corrupt`` of the training files are truncated halfway, like an interrupted copy. With ``marker=True`` the
-tree is checked and marked complete by ``nets.data.verify_imagenette_tree`` with its own counts, so
+tree is checked and marked complete by ``nets.data.imagenette.verify_imagenette_tree`` with its own counts, so
 ``nets.data.load("imagenette", root=root, download=False)`` reads it like the real thing.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from nets import data as nd
+from nets.data import imagenette as ni
 
 _SHORT_SIDE = {"160px": 160, "320px": 320}
 
@@ -27,8 +27,8 @@ def fake_counts(per_class: tuple[int, int]) -> dict[str, dict[str, int]]:
     """The per-class counts a tree made with ``per_class=(train_n, val_n)`` has (corrupt files included)."""
     train_n, val_n = per_class
     return {
-        "train": {wnid: train_n for wnid in nd.IMAGENETTE_WNIDS},
-        "val": {wnid: val_n for wnid in nd.IMAGENETTE_WNIDS},
+        "train": {wnid: train_n for wnid in ni.IMAGENETTE_WNIDS},
+        "val": {wnid: val_n for wnid in ni.IMAGENETTE_WNIDS},
     }
 
 
@@ -54,18 +54,18 @@ def make_fake_imagenette(
     ``per_class=(train_n, val_n)`` images in each of the 10 class folders; the first ``corrupt`` training
     files (one per class, in class order) are truncated JPEGs. Deterministic by ``seed``.
     """
-    if size not in nd.SIZES:
-        raise ValueError(f"size must be one of {list(nd.SIZES)}, got {size!r}")
+    if size not in ni.SIZES:
+        raise ValueError(f"size must be one of {list(ni.SIZES)}, got {size!r}")
     train_n, val_n = per_class
     if corrupt > 10 * train_n:
         raise ValueError(f"corrupt={corrupt} exceeds the {10 * train_n} training images")
     root = Path(root)
     rng = np.random.default_rng(seed)
-    tree = root / nd._stem(size)
+    tree = root / ni.tree_name(size)
     csv_rows = ["path,noisy_labels_0,noisy_labels_1,noisy_labels_5,noisy_labels_25,noisy_labels_50,is_valid"]
     corrupted = 0
     for split, n in (("train", train_n), ("val", val_n)):
-        for c, wnid in enumerate(nd.IMAGENETTE_WNIDS):
+        for c, wnid in enumerate(ni.IMAGENETTE_WNIDS):
             folder = tree / split / wnid
             folder.mkdir(parents=True, exist_ok=True)
             for i in range(n):
@@ -87,19 +87,19 @@ def make_fake_imagenette(
                 csv_rows.append(f"{split}/{wnid}/{name},{wnid},{wnid},{wnid},{wnid},{wnid},{split == 'val'}")
     (tree / "noisy_imagenette.csv").write_text("\n".join(csv_rows) + "\n")
     if marker:
-        nd.verify_imagenette_tree(root, size, expected_counts=fake_counts(per_class))
+        ni.verify_imagenette_tree(root, size, expected_counts=fake_counts(per_class))
     return root
 
 
 def make_fake_archive(root: str | os.PathLike, dest_dir: str | os.PathLike, size: str = "160px") -> Path:
     """Pack ``root/imagenette2-*`` (without our marker) into ``dest_dir/imagenette2-*.tgz``, like upstream's."""
-    stem = nd._stem(size)
+    stem = ni.tree_name(size)
     dest = Path(dest_dir) / f"{stem}.tgz"
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tarfile.open(dest, "w:gz") as tar:
         tar.add(
             Path(root) / stem,
             arcname=stem,
-            filter=lambda info: None if info.name.endswith(nd._MARKER) else info,
+            filter=lambda info: None if info.name.endswith(ni._MARKER) else info,
         )
     return dest

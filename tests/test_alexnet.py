@@ -8,8 +8,9 @@ import torchvision
 from torch import nn
 
 import nets
-from nets import alexnet as A
+from nets.models import alexnet as A
 from nets.registry import entry
+from nets.weights import weighted_modules
 
 # Layer arithmetic for the paper's two-tower net at 227 (weights + biases; MACs = output pixels * fan-in).
 CONV_PARAMS_2012 = [96 * 3 * 11 * 11 + 96, 256 * 48 * 5 * 5 + 256, 384 * 256 * 9 + 384]
@@ -96,6 +97,7 @@ def test_the_paper_needs_227_for_6x6_conv5_maps(model2012):
 def test_registry_sizes_match_the_model(name, model, model2012):
     built = model if name == "alexnet" else model2012
     assert entry(name).min_size == built.min_size
+    assert entry(name).min_size is {"alexnet": A.MIN_SIZE, "alexnet2012": A.MIN_SIZE_2012}[name]
     assert entry(name).default_size == {"alexnet": 224, "alexnet2012": 227}[name]
     assert built.name == name
 
@@ -161,8 +163,19 @@ def test_conversion_refuses_other_models():
 def test_conversion_refuses_a_modified_torchvision_alexnet():
     tv_model = torchvision.models.alexnet(weights=None)
     tv_model.features[0] = nn.Conv2d(3, 64, kernel_size=7, stride=4, padding=2)
-    with pytest.raises(ValueError, match=r"features\[0\] -> conv1"):
+    with pytest.raises(ValueError, match=r"features\.0 has kernel_size=\(7, 7\) where our features\.conv1"):
         A.from_torchvision(tv_model)
+    tv_model = torchvision.models.alexnet(weights=None)
+    tv_model.classifier[4] = nn.Linear(4096, 2048)
+    with pytest.raises(ValueError, match=r"classifier\.4\.weight is \(2048, 4096\), our classifier\.fc7"):
+        A.from_torchvision(tv_model)
+
+
+def test_the_key_map_names_every_tensor_of_both_models():
+    with torch.device("meta"):
+        ours, theirs = A.alexnet(), torchvision.models.alexnet(weights=None)
+    assert list(A.TORCHVISION_KEYS) == weighted_modules(ours)
+    assert list(A.TORCHVISION_KEYS.values()) == weighted_modules(theirs)
 
 
 @pytest.mark.parametrize("name", ["alexnet", "alexnet2012"])
@@ -226,14 +239,22 @@ def test_dropout_is_active_only_in_training():
     ("options", "message"),
     [
         ({"activation": "sigmoid"}, "'relu', 'tanh'"),
-        ({"groups": 3}, "groups must be"),
-        ({"groups": 0}, "groups must be"),
-        ({"dropout": 1.0}, r"dropout must be a probability in \[0, 1\)"),
+        ({"groups": 3}, r"groups must divide the channels of every split layer \(96, 256, 384\)"),
+        ({"groups": 0}, "groups must be a positive integer"),
+        ({"dropout": 1.0}, r"dropout must be in \[0, 1\)"),
+        ({"lrn": "no"}, "lrn must be True or False"),
+        ({"overlapping_pool": 1}, "overlapping_pool must be True or False"),
     ],
 )
 def test_bad_options_are_explained(options, message):
     with pytest.raises(ValueError, match=message), torch.device("meta"):
         A.alexnet2012(**options)
+
+
+@pytest.mark.parametrize("cls", [A.AlexNet, A.AlexNet2012, A.alexnet, A.alexnet2012])
+def test_options_after_num_classes_are_keyword_only(cls):
+    with pytest.raises(TypeError), torch.device("meta"):
+        cls(10, 0.3)  # dropout (or activation) by position: refused
 
 
 def test_build_passes_options_and_rejects_unknown_ones():

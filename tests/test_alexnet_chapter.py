@@ -1,4 +1,5 @@
-"""What the AlexNet chapter computes: layer arithmetic equal to the built model, LRN's divisor, augmentation."""
+"""What the AlexNet chapter computes (nets.lab.alexnet): layer arithmetic equal to the built model, LRN's
+divisor, augmentation, Figure 1's network."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import torch
 from torch import nn
 
 import nets
-from nets import alexnet as A
+from nets.lab import alexnet as lab
+from nets.layers import local_response_norm
+from nets.models import alexnet as A
 from nets.summary import count_macs, count_params
 
 
@@ -53,7 +56,7 @@ def _built(size: int, conv1=None, **options) -> tuple[nn.Module, dict[str, tuple
 )
 def test_layer_arithmetic_equals_the_built_model(size, options):
     model, shapes = _built(size, **dict(options))
-    frame = A.layer_arithmetic(size, **options)
+    frame = lab.layer_arithmetic(size, **options)
     assert frame["params"].sum() == count_params(model)
     assert frame["macs"].sum() == count_macs(model, (1, 3, size, size))
     for row in frame.itertuples():
@@ -71,7 +74,7 @@ def test_layer_arithmetic_equals_the_built_model(size, options):
 
 
 def test_layer_arithmetic_of_the_paper_at_227():
-    frame = A.layer_arithmetic().set_index("layer")
+    frame = lab.layer_arithmetic().set_index("layer")
     assert frame.loc["conv1", "size"] == 55 and frame.loc["pool5", "size"] == 6
     assert frame["params"].sum() == 60_965_224
     assert frame.loc["conv2", "params"] == 256 * 48 * 25 + 256  # one tower sees half of conv1's maps
@@ -81,7 +84,7 @@ def test_layer_arithmetic_of_the_paper_at_227():
 
 
 def test_overlapping_pools_keep_the_sizes_and_widen_the_view():
-    overlap, plain = A.layer_arithmetic(), A.layer_arithmetic(overlapping_pool=False)
+    overlap, plain = lab.layer_arithmetic(), lab.layer_arithmetic(overlapping_pool=False)
     assert list(overlap["size"]) == list(plain["size"])  # 55 -> 27 -> 13 -> 6 either way
     assert overlap["params"].sum() == plain["params"].sum() and overlap["macs"].sum() == plain["macs"].sum()
     pools = overlap["layer"].str.startswith("pool")
@@ -94,13 +97,15 @@ def test_overlapping_pools_keep_the_sizes_and_widen_the_view():
         ({"input_size": 40}, "too small"),
         ({"input_size": 227, "conv1": (11, 32, 0)}, "too small"),
         ({"conv1": (11, 4)}, "three integers"),
-        ({"conv1": (0, 4, 0)}, "kernel >= 1"),
-        ({"groups": 3}, "groups must be"),
+        ({"conv1": (0, 4, 0)}, "conv1's kernel must be a positive integer"),
+        ({"conv1": (11, 4, -1)}, "conv1's padding must be an integer >= 0"),
+        ({"groups": 3}, "groups must divide the channels of every split layer"),
+        ({"groups": 0}, "groups must be a positive integer"),
     ],
 )
 def test_layer_arithmetic_explains_bad_settings(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        A.layer_arithmetic(**kwargs)
+        lab.layer_arithmetic(**kwargs)
 
 
 @pytest.mark.parametrize("size", [5, 4, 3])
@@ -108,22 +113,22 @@ def test_lrn_divides_by_lrn_divisor(size):
     torch.manual_seed(0)
     x = torch.randn(2, 11, 6, 5) * 60  # large activations, so the neighbours' sum matters
     lrn = nn.LocalResponseNorm(size, alpha=1e-4, beta=0.75, k=2.0)
-    torch.testing.assert_close(x / A.lrn_divisor(x, lrn), lrn(x))
-    paper = A.local_response_norm()
-    torch.testing.assert_close(x / A.lrn_divisor(x), paper(x))
+    torch.testing.assert_close(x / lab.lrn_divisor(x, lrn), lrn(x))
+    paper = local_response_norm()
+    torch.testing.assert_close(x / lab.lrn_divisor(x), paper(x))
 
 
 def test_lrn_divisor_is_k_to_the_beta_for_small_activations_and_grows_with_them():
     small = torch.full((1, 8, 2, 2), 1e-3)
-    torch.testing.assert_close(A.lrn_divisor(small), torch.full_like(small, 2.0**0.75))
+    torch.testing.assert_close(lab.lrn_divisor(small), torch.full_like(small, 2.0**0.75))
     big = torch.zeros(1, 8, 1, 1)
     big[0, 3] = 500.0  # one strong channel: it and its two neighbours each side are divided more
-    divisor = A.lrn_divisor(big).flatten()
+    divisor = lab.lrn_divisor(big).flatten()
     expected = (2 + 1e-4 / 5 * 500.0**2) ** 0.75
     torch.testing.assert_close(divisor[1:6], torch.full((5,), expected))
     torch.testing.assert_close(divisor[[0, 6, 7]], torch.full((3,), 2.0**0.75))
     with pytest.raises(ValueError, match="channels second"):
-        A.lrn_divisor(torch.zeros(4, 4))
+        lab.lrn_divisor(torch.zeros(4, 4))
 
 
 def test_random_crop_flip_takes_a_patch_of_the_image():
@@ -131,7 +136,7 @@ def test_random_crop_flip_takes_a_patch_of_the_image():
     g = torch.Generator().manual_seed(0)
     seen_flips, corners = set(), set()
     for _ in range(200):
-        patch, (top, left, flipped) = A.random_crop_flip(image, 5, generator=g)
+        patch, (top, left, flipped) = lab.random_crop_flip(image, 5, generator=g)
         assert patch.shape == (3, 5, 5)
         source = image[:, top : top + 5, left : left + 5]
         assert torch.equal(patch, source.flip(-1) if flipped else source)
@@ -140,9 +145,9 @@ def test_random_crop_flip_takes_a_patch_of_the_image():
     assert seen_flips == {True, False}
     assert corners == {(t, left) for t in range(4) for left in range(6)}  # every position is reachable
     g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
-    assert A.random_crop_flip(image, 5, generator=g1)[1] == A.random_crop_flip(image, 5, generator=g2)[1]
+    assert lab.random_crop_flip(image, 5, generator=g1)[1] == lab.random_crop_flip(image, 5, generator=g2)[1]
     with pytest.raises(ValueError, match="shorter side"):
-        A.random_crop_flip(image, 9)
+        lab.random_crop_flip(image, 9)
 
 
 def test_rgb_pca_finds_the_spread_of_the_pixels():
@@ -150,44 +155,45 @@ def test_rgb_pca_finds_the_spread_of_the_pixels():
     direction = torch.tensor([1.0, 1.0, 1.0]) / 3**0.5  # brightness: the big component of real photos
     pixels = torch.randn(10_000)[:, None] * 0.3 * direction + torch.randn(10_000, 3) * 0.01
     image = pixels.T.reshape(3, 100, 100)
-    stds, vectors = A.rgb_pca(image)
+    stds, vectors = lab.rgb_pca(image)
     assert stds[0] == pytest.approx(0.3, rel=0.05) and stds[1] < 0.02 and stds[0] >= stds[1] >= stds[2]
     assert abs(float(vectors[:, 0] @ direction)) == pytest.approx(1.0, abs=1e-3)
     torch.testing.assert_close(vectors.T @ vectors, torch.eye(3), atol=1e-5, rtol=0)
-    batch_stds, _ = A.rgb_pca(image.unsqueeze(0).repeat(2, 1, 1, 1))
+    batch_stds, _ = lab.rgb_pca(image.unsqueeze(0).repeat(2, 1, 1, 1))
     torch.testing.assert_close(batch_stds, stds, atol=1e-4, rtol=1e-3)
     with pytest.raises(ValueError, match="shaped"):
-        A.rgb_pca(torch.zeros(4, 5, 5))
+        lab.rgb_pca(torch.zeros(4, 5, 5))
 
 
 def test_pca_colour_jitter_adds_one_shift_to_every_pixel():
     torch.manual_seed(0)
     image = torch.rand(3, 16, 16)
-    stds, vectors = A.rgb_pca(image)
-    jittered, shift = A.pca_colour_jitter(image, stds, vectors, generator=torch.Generator().manual_seed(0))
+    stds, vectors = lab.rgb_pca(image)
+    jittered, shift = lab.pca_colour_jitter(image, stds, vectors, generator=torch.Generator().manual_seed(0))
     torch.testing.assert_close(jittered - image, shift.view(3, 1, 1).expand_as(image))
     alpha = torch.linalg.solve(vectors, shift) / stds  # the random weights, one per component
     assert alpha.abs().max() < 0.5  # drawn from N(0, 0.1)
-    same, zero = A.pca_colour_jitter(image, stds, vectors, sigma=0.0)
+    same, zero = lab.pca_colour_jitter(image, stds, vectors, sigma=0.0)
     assert torch.equal(same, image) and torch.equal(zero, torch.zeros(3))
     # The shifts' spread along each component is sigma x that component's spread.
     g = torch.Generator().manual_seed(1)
-    shifts = torch.stack([A.pca_colour_jitter(image, stds, vectors, generator=g)[1] for _ in range(4000)])
+    shifts = torch.stack([lab.pca_colour_jitter(image, stds, vectors, generator=g)[1] for _ in range(4000)])
     torch.testing.assert_close((shifts @ vectors).std(0), 0.1 * stds, rtol=0.06, atol=1e-6)
 
 
 def test_the_chapter_models_agree_with_the_registry():
     with torch.device("meta"):
-        assert count_params(nets.build("alexnet2012")) == A.layer_arithmetic()["params"].sum()
+        assert count_params(nets.build("alexnet2012")) == lab.layer_arithmetic()["params"].sum()
         assert (
-            count_params(nets.build("alexnet2012", groups=1)) == A.layer_arithmetic(groups=1)["params"].sum()
+            count_params(nets.build("alexnet2012", groups=1))
+            == lab.layer_arithmetic(groups=1)["params"].sum()
         )
 
 
 @pytest.mark.parametrize("activation", ["relu", "tanh"])
 def test_figure1_net_is_a_small_four_layer_cnn(activation):
     torch.manual_seed(0)
-    net = A.Figure1Net(activation)
+    net = lab.Figure1Net(activation=activation)
     weighted = [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     assert len(weighted) == 4
     assert (
@@ -200,14 +206,17 @@ def test_figure1_net_is_a_small_four_layer_cnn(activation):
     with pytest.raises(ValueError, match="at least 15x15"):
         net(torch.randn(1, 3, 14, 14))
     with pytest.raises(ValueError, match="'relu', 'tanh'"):
-        A.Figure1Net("sigmoid")
+        lab.Figure1Net(activation="sigmoid")
+    with pytest.raises(TypeError):
+        lab.Figure1Net(10, "tanh")  # the activation is keyword-only
+    assert lab.Figure1Net(5).classifier.out_features == 5
 
 
 def test_same_seed_gives_the_same_weights_whatever_the_activation():
     torch.manual_seed(0)
-    relu = A.Figure1Net("relu")
+    relu = lab.Figure1Net(activation="relu")
     torch.manual_seed(0)
-    tanh = A.Figure1Net("tanh")
+    tanh = lab.Figure1Net(activation="tanh")
     for a, b in zip(relu.state_dict().values(), tanh.state_dict().values(), strict=True):
         assert torch.equal(a, b)
 
@@ -217,28 +226,28 @@ def test_he_init_keeps_the_signal_alive_through_alexnet():
     torch.manual_seed(0)
     default = A.alexnet2012(num_classes=10, dropout=0.0).eval()
     torch.manual_seed(0)
-    he = A.he_init_(A.alexnet2012(num_classes=10, dropout=0.0)).eval()
+    he = lab.he_init_(A.alexnet2012(num_classes=10, dropout=0.0)).eval()
     with torch.no_grad():
         assert default(x).std() < 0.05 < 0.3 < he(x).std()  # default init: the logits start near zero
     fc6 = he.classifier.fc6
     assert fc6.weight.std().item() == pytest.approx((2 / 9216) ** 0.5, rel=0.02)
     assert all(torch.all(m.bias == 0) for m in he.modules() if isinstance(m, (nn.Conv2d, nn.Linear)))
-    gain = A.he_init_(nn.Linear(4000, 500), nonlinearity="linear").weight.std().item()
+    gain = lab.he_init_(nn.Linear(4000, 500), nonlinearity="linear").weight.std().item()
     assert gain == pytest.approx((1 / 4000) ** 0.5, rel=0.02)
     with pytest.raises(TypeError, match="nn.Module"):
-        A.he_init_("alexnet")
+        lab.he_init_("alexnet")
 
 
 def test_flat_fraction_counts_units_that_pass_little_gradient():
     net = nn.Sequential(nn.Identity(), nn.ReLU(), nn.Tanh())
     x = torch.tensor([[-3.0, -1.0, 0.5, 1.0, 2.5, 4.0]])
     # ReLU: 2 of 6 inputs are negative. tanh sees relu's output [0, 0, .5, 1, 2.5, 4]: 2.5 and 4 are flat.
-    fractions = A.flat_fraction(net, x)
+    fractions = lab.flat_fraction(net, x)
     assert list(fractions) == ["1", "2"]
     assert fractions["1"] == pytest.approx(2 / 6) and fractions["2"] == pytest.approx(2 / 6)
-    assert A.flat_fraction(net, x, slope=1.0)["2"] == pytest.approx(4 / 6)  # all but the two tanh(0)
+    assert lab.flat_fraction(net, x, slope=1.0)["2"] == pytest.approx(4 / 6)  # all but the two tanh(0)
     net.train()
-    A.flat_fraction(net, x)
+    lab.flat_fraction(net, x)
     assert net.training  # the mode is restored
     with pytest.raises(ValueError, match="no nn.ReLU or nn.Tanh"):
-        A.flat_fraction(nn.Linear(2, 2), torch.zeros(1, 2))
+        lab.flat_fraction(nn.Linear(2, 2), torch.zeros(1, 2))

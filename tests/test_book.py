@@ -62,9 +62,16 @@ def test_every_chapter_opens_with_the_setup_cell(path: Path):
     assert build_book.SETUP_CELL_TAG in code[0].metadata.get("tags", []), f"{path.name}: {fix}"
 
 
-def _run_setup_cell(monkeypatch, *, colab: bool, gpu: bool = True) -> list[list[str]]:
+def _run_setup_cell(
+    monkeypatch, *, colab: bool, gpu: bool = True, returncode: int = 0, stderr: str = ""
+) -> list[list[str]]:
     calls: list[list[str]] = []
-    monkeypatch.setattr(subprocess, "run", lambda args, **kw: calls.append(list(args)))
+
+    def run(args, **kw):
+        calls.append(list(args))
+        return subprocess.CompletedProcess(args, returncode, stdout="", stderr=stderr)
+
+    monkeypatch.setattr(subprocess, "run", run)
     monkeypatch.delenv("COLAB_RELEASE_TAG", raising=False)
     if colab:
         monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
@@ -84,8 +91,17 @@ def test_setup_cell_does_nothing_outside_colab(monkeypatch, capsys):
 
 def test_setup_cell_on_colab_installs_nets_from_the_books_repository(monkeypatch, capsys):
     calls = _run_setup_cell(monkeypatch, colab=True, gpu=True)
-    assert calls == [[sys.executable, "-m", "pip", "install", "-q", f"git+{CONFIG['repository']['url']}"]]
+    package = f"imagenet-contenders-nets[book] @ git+{CONFIG['repository']['url']}"
+    assert calls == [[sys.executable, "-m", "pip", "install", "-q", package]]
     assert capsys.readouterr().err == ""
+
+
+def test_setup_cell_says_what_to_do_when_the_install_fails(monkeypatch):
+    said = "ERROR: Repository not found (a fork that did not set REPOSITORY)"
+    with pytest.raises(SystemExit) as err:
+        _run_setup_cell(monkeypatch, colab=True, returncode=1, stderr=f"noise\n{said}\n")
+    message = str(err.value)
+    assert said in message and "set REPOSITORY" in message and "Traceback" not in message
 
 
 def test_setup_cell_on_colab_without_a_gpu_warns_how_to_get_one(monkeypatch, capsys):
@@ -190,7 +206,7 @@ def _fake_package(tmp_path: Path, files: dict[str, bytes]) -> build_book.NpmPack
 
 def test_widget_js_is_staged_from_the_cache_without_the_network(tmp_path: Path):
     package = _fake_package(tmp_path, {"package/dist/a.js": b"a()", "package/README.md": b"no"})
-    staged = build_book.stage_widget_js(tmp_path / "cache", tmp_path / "extra", packages=(package,))
+    staged = build_book.stage_site_js(tmp_path / "cache", tmp_path / "extra", packages=(package,))
     names = sorted(p.relative_to(tmp_path / "extra").as_posix() for p in staged)
     assert names == ["widgets/config.js", "widgets/fake-1.0.0/a.js"]
     assert (tmp_path / "extra" / "widgets" / "fake-1.0.0" / "a.js").read_bytes() == b"a()"
@@ -200,7 +216,7 @@ def test_a_tarball_with_the_wrong_checksum_is_refused(tmp_path: Path):
     package = _fake_package(tmp_path, {"package/dist/a.js": b"a()"})
     (tmp_path / "cache" / package.tarball_name).write_bytes(b"tampered")
     with pytest.raises(RuntimeError, match="checksum"):
-        build_book.stage_widget_js(tmp_path / "cache", tmp_path / "extra", packages=(package,))
+        build_book.stage_site_js(tmp_path / "cache", tmp_path / "extra", packages=(package,))
 
 
 def test_pinned_widget_packages_match_ipywidgets_8():
@@ -208,7 +224,31 @@ def test_pinned_widget_packages_match_ipywidgets_8():
 
     assert version("ipywidgets").startswith("8.")
     assert build_book.HTML_MANAGER.version.startswith("1.")  # html-manager 1.x embeds ipywidgets 8
-    assert all(p.integrity.startswith("sha512-") for p in (build_book.REQUIREJS, build_book.HTML_MANAGER))
+    assert all(p.integrity.startswith("sha512-") for p in build_book.PACKAGES)
+
+
+def test_mathjax_is_served_from_the_site_with_its_fonts_and_licence(tmp_path: Path):
+    package = build_book.MATHJAX
+    assert package.target("package/es5/output/chtml/fonts/woff-v2/MathJax_Main-Regular.woff") == (
+        f"{package.folder}/es5/output/chtml/fonts/woff-v2/MathJax_Main-Regular.woff"
+    )
+    sphinx = CONFIG["sphinx"]["config"]
+    assert sphinx["mathjax_path"] == f"../{package.folder}/es5/tex-mml-chtml.js"
+    for p in build_book.PACKAGES:
+        assert "package/LICENSE" in p.members, f"{p.name} is served without its licence"
+
+
+def test_no_package_registry_host_is_written_in_the_repository():
+    import subprocess
+
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    pattern = re.compile(r"https?://(registry\.|[^\s\"']*/simple/|pypi\.org|files\.pythonhosted)")
+    for name in tracked.split():
+        path = ROOT / name
+        if path.suffix in {".png", ".svg", ".ico"} or not path.is_file():
+            continue
+        hits = pattern.findall(path.read_text(errors="ignore"))
+        assert not hits, f"{name} names a package registry: use the client (npm, pip) by package name"
 
 
 def test_execution_cache_is_wiped_when_nets_changes(tmp_path: Path):

@@ -1,7 +1,7 @@
 """The rendered book in headless Chromium, as a reader sees it without a kernel.
 
 For every page in _toc.yml, served from _build/html on localhost: no cell error, every image loaded,
-no widget code from outside the site, no JavaScript error; on a chapter, at least one
+every formula typeset by the site's own MathJax, no request outside the site, no JavaScript error; on a chapter, at least one
 `nets.widgets.explore` widget, and moving each of its controls changes what it shows. A screenshot
 of each page is kept in _build/screenshots/. The book is built first unless _build/html is current.
 """
@@ -35,7 +35,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-MATHJAX_CDN = "https://cdn.jsdelivr.net/npm/mathjax@3/"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 # Sphinx 7.4 adds sphinx-thebe's inline config script twice (it is registered after the builder
 # starts); the second copy fails to redeclare a const. Harmless, and not ours: every other error counts.
@@ -115,12 +114,8 @@ def test_page_renders_and_its_widgets_switch_without_a_kernel(site: str, browser
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     errors, failed, outside = [], [], []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    # MathJax is Sphinx's, loaded from its CDN for the formulas (not widget code, which the site serves
-    # itself); this machine is offline, so that one request fails here and succeeds for readers.
-    page.on(
-        "requestfailed",
-        lambda request: None if request.url.startswith(MATHJAX_CDN) else failed.append(request.url),
-    )
+    # Everything a page loads comes from the site itself (MathJax and the widget code included).
+    page.on("requestfailed", lambda request: failed.append(request.url))
     page.on("response", lambda response: failed.append(response.url) if response.status >= 400 else None)
 
     def only_local(route) -> None:  # the test never touches the network; note what the page asks for
@@ -138,6 +133,17 @@ def test_page_renders_and_its_widgets_switch_without_a_kernel(site: str, browser
             page.wait_for_function(
                 "n => document.querySelectorAll('.widget-subarea > *').length >= n", arg=views, timeout=60_000
             )
+        formulas = page.locator(".math").count()
+        if formulas:  # MathJax, served by the site, typesets each formula into an <mjx-container>
+            try:
+                page.wait_for_function(
+                    "n => document.querySelectorAll('mjx-container').length >= n",
+                    arg=formulas,
+                    timeout=60_000,
+                )
+            except PlaywrightTimeout:
+                rendered = page.locator("mjx-container").count()
+                raise AssertionError(f"{page_name}: {rendered} of {formulas} formulas rendered") from None
         page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
         page.wait_for_function("[...document.images].every(img => img.complete)", timeout=30_000)
         page.evaluate("window.scrollTo(0, 0)")

@@ -1,13 +1,21 @@
-"""nets.data: Imagenette on disk, the decode-once tensor cache, batches, the offline stand-in.
+"""nets.data: Imagenette on disk, Fashion-MNIST, the decode-once tensor cache and its disk space, batches,
+the offline stand-in, subsets.
 
-Everything runs offline on a generated Imagenette tree in torchvision's layout (tests/imagenette_fixture.py);
-the network function is replaced by one that fails, so a test that tried to download would say so.
+Everything runs offline on a generated Imagenette tree in torchvision's layout (tests/imagenette_fixture.py)
+and generated Fashion-MNIST IDX files (tests/fashion_fixture.py); the network function is replaced by one
+that fails, so a test that tried to download would say so, and Debian's Fashion-MNIST folder is pointed at
+an empty one (only the slow test reads the real files).
 """
 
 from __future__ import annotations
 
+import errno
+import gzip
 import json
+import os
 import shutil
+import subprocess
+import sys
 import tarfile
 import time
 import warnings
@@ -19,10 +27,14 @@ import torch
 from PIL import Image
 
 from nets import data as nd
+from nets.data import augment, cache, fashion, standin
+from nets.data import imagenette as ni
 
 try:  # tests/ on sys.path (pytest's default for a folder without __init__.py)
+    import fashion_fixture as ff
     from imagenette_fixture import fake_counts, make_fake_archive, make_fake_imagenette
 except ImportError:  # tests/ as a package
+    from tests import fashion_fixture as ff
     from tests.imagenette_fixture import fake_counts, make_fake_archive, make_fake_imagenette
 
 PER_CLASS = (6, 3)  # train, val images per class in the fake tree (one training JPEG is corrupt)
@@ -36,7 +48,8 @@ def offline(monkeypatch, tmp_path):
     def no_network(url, dest):
         raise AssertionError(f"a test tried to download {url}")
 
-    monkeypatch.setattr(nd, "download_file", no_network)
+    monkeypatch.setattr(ni, "download_file", no_network)
+    monkeypatch.setattr(fashion, "DEBIAN_DIR", tmp_path / "no-debian-package")
     monkeypatch.setenv("NETS_DATA_DIR", str(tmp_path / "default-cache"))
     monkeypatch.delenv("NETS_DATA", raising=False)
     monkeypatch.delenv("NETS_IMAGENETTE_MD5", raising=False)
@@ -88,7 +101,7 @@ def test_class_table_matches_torchvision():
     assert nd.IMAGENETTE_CLASSES[:2] == ["tench", "English springer"]
     assert sum(nd.IMAGENETTE_COUNTS["train"].values()) == 9469
     assert sum(nd.IMAGENETTE_COUNTS["val"].values()) == 3925
-    assert nd._ARCHIVES == Imagenette._ARCHIVES
+    assert ni._ARCHIVES == Imagenette._ARCHIVES
     assert nd.MEAN == (0.485, 0.456, 0.406) and nd.STD == (0.229, 0.224, 0.225)
 
 
@@ -123,7 +136,7 @@ def test_load_reads_the_tree_through_torchvision_and_skips_the_corrupt_jpeg(tree
 def test_second_load_memory_maps_without_decoding(tree, monkeypatch):
     first = load_quietly(source="imagenette", root=tree, download=False)
     decoded = []
-    monkeypatch.setattr(nd, "_decode_image", lambda *a: decoded.append(a))
+    monkeypatch.setattr(cache, "decode_image", lambda *a: decoded.append(a))
     second = nd.load("imagenette", root=tree, download=False, progress=False)
     assert decoded == []
     assert torch.equal(first.train.images, second.train.images)
@@ -152,8 +165,8 @@ def test_corrupted_cache_bytes_are_detected_by_the_content_hash(tree, monkeypatc
         f.seek(npy.stat().st_size // 2)
         f.write(b"\x00\xff" * 64)
     decoded = []
-    real = nd._decode_image
-    monkeypatch.setattr(nd, "_decode_image", lambda *a: decoded.append(a) or real(*a))
+    real = cache.decode_image
+    monkeypatch.setattr(cache, "decode_image", lambda *a: decoded.append(a) or real(*a))
     with pytest.warns(UserWarning, match="content hash"):
         second = load_quietly(source="imagenette", root=tree, download=False)
     assert len(decoded) == 10 * PER_CLASS[0]  # every training file decoded again
@@ -183,13 +196,39 @@ def test_resolution_and_subset(tree):
     # a subset's rows are rows of the full split
     full_rows = {bytes(r.numpy().tobytes()) for r in everything.train.images}
     assert all(bytes(r.numpy().tobytes()) in full_rows for r in d.train.images)
+    # load(subset=) is balanced_subset of the full data: one implementation
+    cut = nd.balanced_subset(everything, 2, seed=1)
+    assert torch.equal(cut.train.images, d.train.images) and torch.equal(cut.val.labels, d.val.labels)
+
+
+def test_balanced_subset_keeps_dataset_order_and_is_seeded():
+    labels = torch.tensor([2, 0, 1, 0, 2, 2, 1, 0, 0, 2, 1, 1])
+    split = nd.Split(torch.arange(12, dtype=torch.uint8).view(12, 1, 1, 1).expand(12, 3, 2, 2), labels)
+    cut = nd.balanced_subset(split, 2, seed=0)
+    assert isinstance(cut, nd.Split) and cut.labels.bincount().tolist() == [2, 2, 2]
+    rows = cut.images[:, 0, 0, 0].long()
+    assert rows.tolist() == sorted(rows.tolist()) and torch.equal(labels[rows], cut.labels)
+    assert torch.equal(nd.balanced_subset(split, 2, seed=0).images, cut.images)
+    seeds = {tuple(nd.balanced_subset(split, 2, seed=s).images[:, 0, 0, 0].tolist()) for s in range(5)}
+    assert len(seeds) > 1
+    assert nd.balanced_subset(split, 4) is split  # no class above 4: nothing to cut
+    data = nd.Data(split, split, ["a", "b", "c"], "numbers", True, 2)
+    both = nd.balanced_subset(data, 1, seed=3)
+    assert (
+        isinstance(both, nd.Data) and both.classes == data.classes and len(both.train) == len(both.val) == 3
+    )
+    assert torch.equal(both.train.labels, nd.balanced_subset(split, 1, seed=3).labels)
+    with pytest.raises(ValueError, match="per_class"):
+        nd.balanced_subset(split, 0)
+    with pytest.raises(TypeError, match="Data or Split"):
+        nd.balanced_subset(labels, 2)
 
 
 # --------------------------------------------------------------------------- download, extraction, verification
 
 
 def test_download_extract_verify_and_mark(archive, tmp_path, monkeypatch):
-    monkeypatch.setenv("NETS_IMAGENETTE_MD5", nd._md5(archive))  # the fake archive's own md5 is "expected"
+    monkeypatch.setenv("NETS_IMAGENETTE_MD5", ni._md5(archive))  # the fake archive's own md5 is "expected"
     calls: list = []
     root = tmp_path / "cache"
     out = nd.prepare_imagenette(
@@ -199,11 +238,11 @@ def test_download_extract_verify_and_mark(archive, tmp_path, monkeypatch):
         progress=False,
     )
     assert out == root and len(calls) == 1
-    assert (root / STEM / nd._MARKER).is_file()
+    assert (root / STEM / ni._MARKER).is_file()
     assert (root / f"{STEM}.tgz").is_file() and not list(root.glob("*.part"))
     assert [p.name for p in root.iterdir() if p.name.startswith(".")] == [], "temp folder left behind"
-    marker = json.loads((root / STEM / nd._MARKER).read_text())
-    assert marker["counts"] == fake_counts((3, 2)) and marker["archive_md5"] == nd._md5(archive)
+    marker = json.loads((root / STEM / ni._MARKER).read_text())
+    assert marker["counts"] == fake_counts((3, 2)) and marker["archive_md5"] == ni._md5(archive)
     # complete now: no second download, and load() reads it
     nd.prepare_imagenette(root, downloader=copying_downloader(archive, calls), progress=False)
     assert len(calls) == 1
@@ -225,7 +264,7 @@ def test_md5_mismatch_explains_what_to_do_and_keeps_the_file(archive, tmp_path):
         str(root / f"{STEM}.tgz"),
     ):
         assert needle in message
-    assert nd._ARCHIVES["160px"][1] in message and nd._md5(archive) in message
+    assert ni._ARCHIVES["160px"][1] in message and ni._md5(archive) in message
     assert not (root / STEM).exists(), "a tree from an unverified archive must not appear"
     # accepting the new upload reuses the downloaded file (no second download); counts are still checked
     nd.prepare_imagenette(
@@ -235,7 +274,7 @@ def test_md5_mismatch_explains_what_to_do_and_keeps_the_file(archive, tmp_path):
         expected_counts=fake_counts((3, 2)),
         progress=False,
     )
-    assert len(calls) == 1 and (root / STEM / nd._MARKER).is_file()
+    assert len(calls) == 1 and (root / STEM / ni._MARKER).is_file()
 
 
 def test_md5_env_skip_and_bad_value(archive, tmp_path, monkeypatch):
@@ -260,7 +299,7 @@ def test_interrupted_download_leaves_nothing_and_can_be_rerun(archive, tmp_path)
 
     with pytest.raises(nd.ImagenetteUnavailable, match="download failed") as info:
         nd.prepare_imagenette(root, downloader=dies_halfway, verify_md5=False, progress=False)
-    assert "NETS_DATA=standin" in str(info.value) and nd._ARCHIVES["160px"][0] in str(info.value)
+    assert "NETS_DATA=standin" in str(info.value) and ni._ARCHIVES["160px"][0] in str(info.value)
     assert not (root / f"{STEM}.tgz").exists() and not list(root.glob("*.part"))
     # a stale .part from a killed process (pid 2**22 + 1 is beyond Linux's pid_max) is removed
     (root / f"{STEM}.tgz.{2**22 + 1}.part").write_bytes(b"stale")
@@ -271,7 +310,7 @@ def test_interrupted_download_leaves_nothing_and_can_be_rerun(archive, tmp_path)
         expected_counts=fake_counts((3, 2)),
         progress=False,
     )
-    assert (root / STEM / nd._MARKER).is_file() and not list(root.glob("*.part"))
+    assert (root / STEM / ni._MARKER).is_file() and not list(root.glob("*.part"))
 
 
 def test_wrong_counts_are_rejected_and_nothing_is_left_in_place(archive, tmp_path):
@@ -323,8 +362,8 @@ def test_half_extracted_tree_is_never_taken_for_complete(archive, tmp_path):
     nd.prepare_imagenette(
         root, download=False, verify_md5=False, expected_counts=fake_counts((3, 2)), progress=False
     )
-    assert nd._count_images(root / STEM) == fake_counts((3, 2))
-    assert (root / STEM / nd._MARKER).is_file()
+    assert ni._count_images(root / STEM) == fake_counts((3, 2))
+    assert (root / STEM / ni._MARKER).is_file()
 
 
 def test_other_sizes_use_their_own_folders(tmp_path):
@@ -337,50 +376,68 @@ def test_other_sizes_use_their_own_folders(tmp_path):
 
 
 def test_files_removed_after_verification_invalidate_the_marker(tree):
-    assert nd._is_verified(tree / STEM)
+    assert ni._is_verified(tree / STEM)
     next((tree / STEM / "train").rglob("*.JPEG")).unlink()
-    assert not nd._is_verified(tree / STEM)
+    assert not ni._is_verified(tree / STEM)
 
 
 def test_unmarked_complete_tree_is_adopted(tmp_path):
     root = make_fake_imagenette(tmp_path, per_class=(2, 1), corrupt=0, marker=False)
-    assert not (root / STEM / nd._MARKER).exists()
+    assert not (root / STEM / ni._MARKER).exists()
     nd.prepare_imagenette(root, download=False, expected_counts=fake_counts((2, 1)))
-    assert (root / STEM / nd._MARKER).is_file()
+    assert (root / STEM / ni._MARKER).is_file()
 
 
 # --------------------------------------------------------------------------- offline behaviour and sources
 
 
 def test_offline_auto_falls_back_to_the_standin_with_a_banner(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(
-        nd, "download_file", lambda url, dest: (_ for _ in ()).throw(OSError("Network unreachable"))
-    )
-    with pytest.warns(UserWarning, match="STAND-IN"):
+    """No Imagenette, no Fashion-MNIST (no Debian package, no network): the drawn stand-in, said once."""
+    urls = []
+
+    def unreachable(url, dest):
+        urls.append(url)
+        raise OSError("Network unreachable")
+
+    monkeypatch.setattr(ni, "download_file", unreachable)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         d = nd.load(root=tmp_path, resolution=16, progress=False)
-    assert d.is_standin and d.source == "standin" and d.classes == nd.STANDIN_CLASSES
+    assert d.is_standin and not d.is_imagenette and d.source == "standin" and d.classes == nd.STANDIN_CLASSES
     assert "not Imagenette numbers" in d.banner and "not available offline" in d.banner
-    assert "STAND-IN" in capsys.readouterr().out
+    assert "Fashion-MNIST is not on disk and could not be downloaded" in d.banner
+    assert "dataset-fashion-mnist" in d.why and ni._ARCHIVES["160px"][0] in d.why  # the full story, kept
+    assert [str(w.message) for w in caught] == [], "the printed banner says it: no warning on top"
+    assert capsys.readouterr().out.strip() == d.banner
+    assert urls[0] == ni._ARCHIVES["160px"][0] and urls[1].startswith(fashion._MIRROR)
 
 
 def test_offline_without_fallback_says_how_to_get_the_data(tmp_path, monkeypatch):
     monkeypatch.setattr(
-        nd, "download_file", lambda url, dest: (_ for _ in ()).throw(OSError("Network unreachable"))
+        ni, "download_file", lambda url, dest: (_ for _ in ()).throw(OSError("Network unreachable"))
     )
     for kwargs in ({"source": "auto", "fallback": False}, {"source": "imagenette", "fallback": True}):
         with pytest.raises(nd.ImagenetteUnavailable) as info:
             nd.load(root=tmp_path, resolution=16, progress=False, **kwargs)
         message = str(info.value)
-        assert "Network unreachable" in message and nd._ARCHIVES["160px"][0] in message
+        assert "Network unreachable" in message and ni._ARCHIVES["160px"][0] in message
         assert "NETS_DATA=standin" in message and str(tmp_path / f"{STEM}.tgz") in message
 
 
-def test_nets_data_env_selects_the_source(tmp_path, monkeypatch):
+def test_nets_data_env_selects_the_source(tmp_path, monkeypatch, fake_fashion):
     monkeypatch.setenv("NETS_DATA", "standin")
-    assert nd.load(root=tmp_path, resolution=16, progress=False).is_standin
+    assert nd.load(root=tmp_path, resolution=16, progress=False).source == "standin"
+    monkeypatch.setattr(fashion, "DEBIAN_DIR", fake_fashion)
+    monkeypatch.setattr(fashion, "FASHION_COUNTS", ff.fake_counts(FASHION_PER_CLASS))
+    monkeypatch.setenv("NETS_DATA", "Fashion-MNIST")
+    assert nd.load(root=tmp_path, resolution=16, progress=False).source == "fashion-mnist"
+    assert (
+        nd.load("standin", root=tmp_path, resolution=16, progress=False).source == "standin"
+    )  # argument wins
     monkeypatch.setenv("NETS_DATA", "imagenet")
-    with pytest.raises(ValueError, match="NETS_DATA"):
+    with pytest.raises(ValueError, match="NETS_DATA") as info:
         nd.load(root=tmp_path, resolution=16, progress=False)
+    assert "'fashion-mnist'" in str(info.value)
 
 
 @pytest.mark.parametrize(
@@ -436,11 +493,427 @@ def test_standin_load_is_cached_and_balanced(tmp_path, monkeypatch):
     assert d.is_standin and d.resolution == 16 and d.banner.startswith("STAND-IN DATA")
     assert d.train.labels.bincount().tolist() == [nd.STANDIN_PER_CLASS["train"]] * 10
     assert d.val.labels.bincount().tolist() == [nd.STANDIN_PER_CLASS["val"]] * 10
-    monkeypatch.setattr(nd, "standin_images", lambda *a, **k: pytest.fail("regenerated instead of cached"))
+    monkeypatch.setattr(
+        standin, "standin_images", lambda *a, **k: pytest.fail("regenerated instead of cached")
+    )
     again = nd.load("standin", root=tmp_path, resolution=16, progress=False)
     assert torch.equal(d.train.images, again.train.images)
     small = nd.load("standin", root=tmp_path, resolution=16, subset=5, progress=False)
     assert small.train.labels.bincount().tolist() == [5] * 10
+
+
+# --------------------------------------------------------------------------- Fashion-MNIST
+
+FASHION_PER_CLASS = (30, 10)  # train, val images per class in the fake files
+
+
+@pytest.fixture(scope="module")
+def fake_fashion(tmp_path_factory) -> Path:
+    """The four .gz files of a small fake Fashion-MNIST (300 train / 100 val), as Debian ships them."""
+    return ff.make_fake_fashion(tmp_path_factory.mktemp("fake-fashion"), per_class=FASHION_PER_CLASS)
+
+
+@pytest.fixture
+def fake_sizes(monkeypatch):
+    """Make the fake's image counts the expected ones (the real ones are 60,000 / 10,000)."""
+    monkeypatch.setattr(fashion, "FASHION_COUNTS", ff.fake_counts(FASHION_PER_CLASS))
+
+
+@pytest.fixture
+def debian(fake_fashion, tmp_path, monkeypatch, fake_sizes) -> Path:
+    """A private copy of the fake as Debian's /usr/share/datasets/fashion-mnist (read-only, like it)."""
+    folder = tmp_path / "usr-share-datasets-fashion-mnist"
+    shutil.copytree(fake_fashion, folder)
+    for path in folder.iterdir():
+        path.chmod(0o444)
+    monkeypatch.setattr(fashion, "DEBIAN_DIR", folder)
+    return folder
+
+
+def folder_state(folder: Path) -> dict:
+    return {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(folder.iterdir())}
+
+
+def test_fashion_constants_match_torchvision_and_the_reference():
+    from torchvision.datasets import FashionMNIST
+
+    assert FashionMNIST.classes == nd.FASHION_CLASSES
+    assert nd.FASHION_CLASSES[0] == "T-shirt/top" and nd.FASHION_CLASSES[-1] == "Ankle boot"
+    assert nd.FASHION_COUNTS == {"train": 60000, "val": 10000}
+    assert dict(FashionMNIST.resources) == fashion._MD5 and FashionMNIST.mirrors[0] == fashion._MIRROR
+    assert [f"{name}.gz" for split in ("train", "val") for name in fashion._FILES[split]] == list(
+        fashion._MD5
+    )
+    assert (
+        fashion.DEBIAN_DIR.name == "no-debian-package"
+    )  # the autouse fixture's: tests never read /usr/share
+    assert nd.SOURCES == ("imagenette", "fashion-mnist", "standin", "auto")
+
+
+def test_fashion_from_gz_files_in_torchvision_raw_layout(fake_fashion, tmp_path, fake_sizes, capsys):
+    root = tmp_path / "root"
+    shutil.copytree(fake_fashion, fashion.raw_folder(root))  # root/FashionMNIST/raw/*.gz, nothing else
+    d = nd.load("fashion-mnist", root=root, resolution=40, progress=False)
+    train_n, val_n = FASHION_PER_CLASS
+    assert d.source == "fashion-mnist" and d.is_standin and not d.is_imagenette and d.resolution == 40
+    assert d.classes == nd.FASHION_CLASSES
+    assert d.banner.startswith("FASHION-MNIST DATA") and "not Imagenette numbers" in d.banner
+    assert "upsampled to 40 px" in d.banner and capsys.readouterr().out.strip() == d.banner
+    assert d.train.images.shape == (10 * train_n, 3, 40, 40) and d.train.images.dtype == torch.uint8
+    assert d.val.images.shape == (10 * val_n, 3, 40, 40) and d.val.labels.dtype == torch.int64
+    assert d.train.labels.bincount().tolist() == [train_n] * 10
+    # labels in file order (shuffled), and each image is its own file image, upsampled, grey in all 3 channels
+    for split, name in ((d.train, "train"), (d.val, "val")):
+        images, labels = ff.read_fake(fake_fashion, name)
+        assert split.labels.tolist() == labels.tolist()
+        expected = torch.nn.functional.interpolate(
+            torch.from_numpy(images)[:, None].float(), size=(40, 40), mode="bilinear", align_corners=False
+        )
+        rows = split.images.float()
+        assert torch.equal(rows[:, 0], rows[:, 1]) and torch.equal(rows[:, 0], rows[:, 2])
+        assert (rows[:, :1] - expected).abs().max() <= 1.0
+    middle = d.train.images[:, 0, 20, 20].float()
+    for c in range(10):  # the blob's grey says the class: images and labels were not shuffled apart
+        assert abs(middle[d.train.labels == c].mean().item() - ff.brightness(c)) < 6
+    # the cache keeps one grey channel (a third of RGB); no temp files anywhere
+    manifest = json.loads((root / "tensor-cache" / "fashion-mnist-train-r40.json").read_text())
+    assert manifest["shape"] == [10 * train_n, 1, 40, 40] and manifest["counts"] == [train_n] * 10
+    raw = fashion.raw_folder(root)
+    assert sorted(p.name for p in raw.iterdir() if not p.name.endswith(".gz")) == sorted(
+        name for names in fashion._FILES.values() for name in names
+    )
+    assert not [p for p in [*raw.iterdir(), *(root / "tensor-cache").iterdir()] if p.name.startswith(".")]
+    # torchvision's own class reads the same folder
+    from torchvision.datasets import FashionMNIST
+
+    assert len(FashionMNIST(str(root), train=False, download=False)) == 10 * val_n
+
+
+def test_fashion_from_the_debian_folder_which_is_only_read(debian, tmp_path):
+    before = folder_state(debian)
+    root = tmp_path / "cache"
+    d = nd.load("fashion-mnist", root=root, resolution=32, progress=False)
+    assert len(d.train) == 300 and len(d.val) == 100
+    assert folder_state(debian) == before, "the Debian folder must not be written"
+    raw = fashion.raw_folder(root)
+    assert (raw / "train-images-idx3-ubyte").stat().st_size == 16 + 300 * 784
+    assert not list(raw.glob("*.gz")), "the .gz files stay in Debian's folder, not copied"
+    # a subset works as for the other sources
+    small = nd.load("fashion-mnist", root=root, resolution=32, subset=4, progress=False)
+    assert (
+        small.train.labels.bincount().tolist() == [4] * 10
+        and small.val.labels.bincount().tolist() == [4] * 10
+    )
+    assert small.train.images.is_contiguous() and small.train.images.shape == (40, 3, 32, 32)
+    # batches of the 3-channel view are ordinary RGB batches
+    x, y = next(nd.batches(d.train, 32, train=True, image_size=24))
+    assert x.shape == (32, 3, 24, 24) and torch.allclose(
+        (x[:, 0] * nd.STD[0] + nd.MEAN[0]), (x[:, 1] * nd.STD[1] + nd.MEAN[1]), atol=1e-5
+    )
+
+
+def test_fashion_cache_is_reused_without_reading_or_resizing_again(debian, tmp_path, monkeypatch):
+    root = tmp_path / "cache"
+    first = nd.load("fashion-mnist", root=root, resolution=32, progress=False)
+    raw_before = folder_state(fashion.raw_folder(root))
+    monkeypatch.setattr(fashion, "upsample", lambda *a, **k: pytest.fail("resized again instead of cached"))
+    monkeypatch.setattr(fashion, "_decompress", lambda *a, **k: pytest.fail("decompressed again"))
+    second = nd.load("fashion-mnist", root=root, resolution=32, progress=False)
+    assert torch.equal(first.train.images, second.train.images)
+    assert torch.equal(first.val.labels, second.val.labels)
+    assert folder_state(fashion.raw_folder(root)) == raw_before
+    # another resolution is another cache (and resizes)
+    monkeypatch.undo()
+    monkeypatch.setattr(fashion, "FASHION_COUNTS", ff.fake_counts(FASHION_PER_CLASS))
+    monkeypatch.setattr(fashion, "DEBIAN_DIR", debian)
+    assert nd.load("fashion-mnist", root=root, resolution=20, progress=False).train.images.shape[-1] == 20
+    # a replaced raw file (new content) rebuilds the cache
+    images, labels = ff.read_fake(debian, "val")
+    (fashion.raw_folder(root) / "t10k-images-idx3-ubyte").write_bytes(ff.idx_images(255 - images))
+    with pytest.warns(UserWarning, match="source images changed"):
+        third = nd.load("fashion-mnist", root=root, resolution=32, progress=False)
+    assert ((third.val.images.int() - (255 - first.val.images.int())).abs().max()) <= 1  # rounding ties
+
+
+def test_truncated_debian_file_names_it_and_the_package(debian, tmp_path, monkeypatch):
+    bad = tmp_path / "broken-debian"
+    shutil.copytree(debian, bad)
+    gz = bad / "t10k-images-idx3-ubyte.gz"
+    gz.chmod(0o644)
+    gz.write_bytes(gz.read_bytes()[: gz.stat().st_size // 2])
+    monkeypatch.setattr(fashion, "DEBIAN_DIR", bad)
+    root = tmp_path / "cache"
+    with pytest.raises(nd.FashionMNISTUnavailable) as info:
+        nd.load("fashion-mnist", root=root, resolution=16, progress=False)
+    message = str(info.value)
+    assert str(gz) in message and "truncated or damaged" in message
+    assert "apt-get install --reinstall dataset-fashion-mnist" in message
+    assert info.value.short == "Fashion-MNIST file t10k-images-idx3-ubyte.gz is truncated or damaged"
+    raw = fashion.raw_folder(root)
+    assert not (raw / "t10k-images-idx3-ubyte").exists() and not list(raw.glob(".*")), "half-written file"
+
+
+def test_truncated_gz_in_the_cache_folder_says_delete_it(fake_fashion, tmp_path, fake_sizes):
+    root = tmp_path / "cache"
+    raw = fashion.raw_folder(root)
+    shutil.copytree(fake_fashion, raw)
+    gz = raw / "train-labels-idx1-ubyte.gz"
+    gz.write_bytes(gz.read_bytes()[:-12])  # the end of the stream (and its CRC) cut off
+    with pytest.raises(nd.FashionMNISTUnavailable, match="Delete it and run again") as info:
+        nd.load("fashion-mnist", root=root, resolution=16, progress=False)
+    assert str(gz) in str(info.value)
+    assert not (raw / "train-labels-idx1-ubyte").exists() and not list(raw.glob(".*"))
+
+
+@pytest.mark.parametrize(
+    "name, payload, match",
+    [
+        ("t10k-images-idx3-ubyte", lambda im, lb: ff.idx_labels(lb), "magic number is 2049, expected 2051"),
+        ("t10k-images-idx3-ubyte", lambda im, lb: ff.idx_images(im[:-1]), "says 99 images, expected 100"),
+        ("t10k-images-idx3-ubyte", lambda im, lb: ff.idx_images(im)[:-784], "truncated or padded"),
+        (
+            "t10k-images-idx3-ubyte",
+            lambda im, lb: ff.idx_images(im[:, :27, :]),
+            "27x28 images, expected 28x28",
+        ),
+        ("t10k-labels-idx1-ubyte", lambda im, lb: ff.idx_labels(lb + 1), "a label is 10"),
+        ("t10k-labels-idx1-ubyte", lambda im, lb: b"\x00\x00", "shorter than the 8-byte header"),
+    ],
+)
+def test_wrong_file_contents_are_refused_naming_the_file(name, payload, match, debian, tmp_path, monkeypatch):
+    bad = tmp_path / "wrong-debian"
+    shutil.copytree(debian, bad)
+    images, labels = ff.read_fake(debian, "val")
+    (bad / f"{name}.gz").chmod(0o644)
+    (bad / f"{name}.gz").write_bytes(gzip.compress(payload(images, labels.astype(np.uint8))))
+    monkeypatch.setattr(fashion, "DEBIAN_DIR", bad)
+    with pytest.raises(nd.FashionMNISTUnavailable, match=match) as info:
+        nd.load("fashion-mnist", root=tmp_path / "cache", resolution=16, progress=False)
+    assert str(bad / f"{name}.gz") in str(info.value) and "dataset-fashion-mnist" in str(info.value)
+    assert not (fashion.raw_folder(tmp_path / "cache") / name).exists()
+
+
+def test_a_damaged_raw_file_is_made_again_from_its_gz(debian, tmp_path):
+    root = tmp_path / "cache"
+    first = nd.load("fashion-mnist", root=root, resolution=16, progress=False)
+    raw_file = fashion.raw_folder(root) / "train-images-idx3-ubyte"
+    raw_file.write_bytes(raw_file.read_bytes()[:1000])  # e.g. a copy cut short
+    with pytest.warns(UserWarning, match="source images changed"):
+        second = nd.load("fashion-mnist", root=root, resolution=16, progress=False)
+    assert raw_file.stat().st_size == 16 + 300 * 784 and torch.equal(first.train.images, second.train.images)
+
+
+def test_auto_offline_trains_on_fashion_mnist_with_a_banner(debian, tmp_path, capsys):
+    urls = []
+
+    def unreachable(url, dest):
+        urls.append(url)
+        raise OSError("Network unreachable")
+
+    ni_download, ni.download_file = ni.download_file, unreachable
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            d = nd.load(root=tmp_path / "cache", resolution=16, progress=False)
+    finally:
+        ni.download_file = ni_download
+    assert d.source == "fashion-mnist" and d.is_standin and d.classes == nd.FASHION_CLASSES
+    assert d.banner.startswith("FASHION-MNIST DATA") and "(Imagenette is not available offline)" in d.banner
+    assert "Network unreachable" in d.why and [str(w.message) for w in caught] == []
+    assert capsys.readouterr().out.strip() == d.banner
+    assert urls == [ni._ARCHIVES["160px"][0]], "Fashion-MNIST came from disk: no download tried"
+
+
+def test_auto_with_a_broken_fashion_mnist_falls_to_the_standin_saying_why(debian, tmp_path, monkeypatch):
+    bad = tmp_path / "broken-debian"
+    shutil.copytree(debian, bad)
+    gz = bad / "train-images-idx3-ubyte.gz"
+    gz.chmod(0o644)
+    gz.write_bytes(gz.read_bytes()[:100])
+    monkeypatch.setattr(fashion, "DEBIAN_DIR", bad)
+    monkeypatch.setattr(ni, "download_file", lambda url, dest: (_ for _ in ()).throw(OSError("offline")))
+    d = nd.load("auto", root=tmp_path / "cache", resolution=16, progress=False)
+    assert d.source == "standin" and d.banner.startswith("STAND-IN DATA")
+    assert "Fashion-MNIST file train-images-idx3-ubyte.gz is truncated or damaged" in d.banner
+    assert str(gz) in d.why and "apt-get install --reinstall" in d.why
+    # fallback=False and source="fashion-mnist" never substitute
+    with pytest.raises(nd.ImagenetteUnavailable):
+        nd.load("auto", root=tmp_path / "cache", fallback=False, progress=False)
+    with pytest.raises(nd.FashionMNISTUnavailable, match="truncated"):
+        nd.load("fashion-mnist", root=tmp_path / "cache", progress=False)
+
+
+def test_fashion_mnist_missing_says_how_to_get_it(tmp_path):
+    with pytest.raises(nd.FashionMNISTUnavailable) as info:
+        nd.load("fashion-mnist", root=tmp_path, download=False, progress=False)
+    message = str(info.value)
+    assert "download=False" in message and "apt-get install dataset-fashion-mnist" in message
+    assert fashion._MIRROR in message and str(fashion.raw_folder(tmp_path)) in message
+    with pytest.raises(nd.FashionMNISTUnavailable, match="a test tried to download"):  # download=True: tried
+        nd.load("fashion-mnist", root=tmp_path, progress=False)
+    assert not list(fashion.raw_folder(tmp_path).iterdir()), "a failed download leaves nothing"
+
+
+def test_fashion_download_is_md5_checked_and_renamed_into_place(
+    fake_fashion, tmp_path, monkeypatch, fake_sizes
+):
+    calls = []
+
+    def copy_from_fake(url, dest):
+        calls.append(url)
+        assert dest.name.endswith(f".{os.getpid()}.part"), "not a temporary name"
+        shutil.copyfile(fake_fashion / url.rsplit("/", 1)[1], dest)
+
+    monkeypatch.setattr(ni, "download_file", copy_from_fake)
+    root = tmp_path / "cache"
+    with pytest.raises(nd.FashionMNISTUnavailable, match="md5") as info:  # the fake is not upstream's file
+        nd.load("fashion-mnist", root=root, resolution=16, progress=False)
+    assert "train-images-idx3-ubyte.gz" in str(info.value) and not list(fashion.raw_folder(root).iterdir())
+    monkeypatch.setattr(fashion, "_MD5", {name: fashion._md5(fake_fashion / name) for name in fashion._MD5})
+    d = nd.load("fashion-mnist", root=root, resolution=16, progress=False)
+    assert len(d.train) == 300 and len(calls) == 5
+    assert [u.rsplit("/", 1)[1] for u in calls[1:]] == list(fashion._MD5)
+    assert sorted(p.name for p in fashion.raw_folder(root).glob("*.gz")) == sorted(fashion._MD5)
+    nd.load("fashion-mnist", root=root, resolution=16, progress=False)
+    assert len(calls) == 5, "downloaded again"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not Path("/usr/share/datasets/fashion-mnist").is_dir(), reason="dataset-fashion-mnist not installed"
+)
+def test_the_real_fashion_mnist_from_debian(tmp_path, monkeypatch):
+    monkeypatch.setattr(fashion, "DEBIAN_DIR", Path("/usr/share/datasets/fashion-mnist"))
+    start = time.perf_counter()
+    d = nd.load("fashion-mnist", root=tmp_path, resolution=32, progress=False)
+    print(f"Fashion-MNIST at 32 px: {time.perf_counter() - start:.1f} s")
+    assert len(d.train) == 60000 and len(d.val) == 10000 and d.classes == nd.FASHION_CLASSES
+    assert d.train.labels.bincount().tolist() == [6000] * 10
+    assert d.val.labels.bincount().tolist() == [1000] * 10
+    assert d.train.images.shape == (60000, 3, 32, 32)
+    trousers = d.train.images[d.train.labels == 1][:200, 0].float().mean(0)  # tall and narrow
+    assert trousers[4:28, 14].mean() > 2 * trousers[4:28, 2].mean()
+
+
+# --------------------------------------------------------------------------- disk space and leftovers
+
+
+def test_a_cache_is_not_started_without_the_space_for_it(tmp_path, monkeypatch):
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(cache.shutil, "disk_usage", lambda path: usage._replace(free=3 << 20))
+    with pytest.raises(nd.DiskSpaceError) as info:
+        nd.load("standin", root=tmp_path, resolution=32, progress=False)
+    message = str(info.value)
+    needed = 5000 * 3 * 32 * 32
+    assert str(tmp_path / "tensor-cache") in message and "3.0 MiB is free" in message
+    assert cache.human_bytes(needed + 4096) in message and "NETS_DATA_DIR" in message and "root=" in message
+    assert info.value.errno == errno.ENOSPC and isinstance(info.value, OSError)
+    assert not list((tmp_path / "tensor-cache").iterdir()), "nothing written"
+    # source="auto" does not hide it behind a substitute
+    monkeypatch.setattr(ni, "download_file", lambda url, dest: (_ for _ in ()).throw(OSError("offline")))
+    with pytest.raises(nd.DiskSpaceError):
+        nd.load(root=tmp_path, resolution=32, progress=False)
+
+
+@pytest.mark.parametrize("where", ["fallocate", "fill", "manifest"])
+def test_disk_full_while_writing_is_a_clear_error_and_leaves_no_temp(where, tmp_path, monkeypatch):
+    full = OSError(errno.ENOSPC, "No space left on device")
+    if where == "fallocate":
+        monkeypatch.setattr(os, "posix_fallocate", lambda *a: (_ for _ in ()).throw(full))
+    elif where == "fill":
+        monkeypatch.setattr(standin, "standin_images", lambda *a, **k: (_ for _ in ()).throw(full))
+    else:
+        monkeypatch.setattr(cache.json, "dumps", lambda *a, **k: (_ for _ in ()).throw(full))
+    with pytest.raises(nd.DiskSpaceError) as info:
+        nd.load("standin", root=tmp_path, resolution=16, progress=False)
+    message = str(info.value)
+    assert message.startswith("disk full while writing") and "needed for standin-" in message
+    assert "NETS_DATA_DIR" in message and "[Errno" not in message
+    assert isinstance(info.value.__cause__, OSError) and info.value.__cause__.errno == errno.ENOSPC
+    assert list((tmp_path / "tensor-cache").iterdir()) == [], "temp file (or a half cache) left behind"
+
+
+def test_other_write_errors_are_not_called_a_full_disk(tmp_path, monkeypatch):
+    monkeypatch.setattr(
+        standin, "standin_images", lambda *a, **k: (_ for _ in ()).throw(OSError(errno.EIO, "I/O error"))
+    )
+    with pytest.raises(OSError, match="I/O error") as info:
+        nd.load("standin", root=tmp_path, resolution=16, progress=False)
+    assert not isinstance(info.value, nd.DiskSpaceError) and not list((tmp_path / "tensor-cache").iterdir())
+
+
+def test_temp_files_of_dead_processes_are_removed_and_live_ones_kept(tmp_path):
+    folder = tmp_path / "tensor-cache"
+    folder.mkdir()
+    dead = 2**22 + 1  # beyond Linux's pid_max: no such process
+    alive = os.getppid()
+    stale = [
+        folder / f".standin-g2-seed0-train-r16.npy.{dead}.tmp",
+        folder / f".fashion-mnist-train-r144.npy.{dead}.kept.tmp",
+        folder / f".standin-g2-seed0-val-r16.json.{dead}.tmp",
+    ]
+    live = [folder / f".fashion-mnist-val-r144.npy.{alive}.tmp", folder / f".x.npy.{os.getpid()}.tmp"]
+    other = [folder / "notes.tmp", folder / ".hidden"]
+    for path in stale + live + other:
+        path.write_bytes(b"x" * 100)
+    nd.load("standin", root=tmp_path, resolution=16, progress=False)
+    assert not any(p.exists() for p in stale), "a dead process's temp file was kept"
+    assert all(p.exists() for p in live + other), "a live process's (or a foreign) file was removed"
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path):
+    """A real 1 MiB tmpfs (needs root and mount permission; skipped otherwise)."""
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    if shutil.which("mount") is None or os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        if subprocess.run(["umount", str(mount)], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+_FILL_A_TINY_DISK = """
+import shutil, sys
+from nets.data import cache
+import numpy as np
+
+root, lie = sys.argv[1], sys.argv[2] == "lie"
+if lie:  # pretend there is room, so the write itself runs into the full disk
+    real = shutil.disk_usage
+    cache.shutil.disk_usage = lambda p: real(p)._replace(free=1 << 40)
+
+def fill(array):
+    array[:] = 255  # every byte written through the memory map: SIGBUS on a full disk without a reservation
+    return np.ones(len(array), dtype=bool), {}
+
+try:
+    cache.cached(cache.Path(root), "big", {"k": 1}, (32, 3, 128, 128), fill)  # 1.5 MiB > 1 MiB
+except cache.DiskSpaceError as err:
+    print("DiskSpaceError:", err)
+"""
+
+
+def test_a_real_full_disk_gives_a_message_not_sigbus(small_tmpfs):
+    for mode, expected in (("honest", "not enough disk space"), ("lie", "disk full while writing")):
+        result = subprocess.run(
+            [sys.executable, "-c", _FILL_A_TINY_DISK, str(small_tmpfs), mode],
+            capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[1],
+        )  # fmt: skip
+        assert result.returncode == 0, (
+            f"{mode}: exit {result.returncode} (-7 is SIGBUS): {result.stderr[-1000:]}"
+        )
+        assert f"DiskSpaceError: {expected}" in result.stdout and str(small_tmpfs) in result.stdout
+        left = [p.name for p in small_tmpfs.rglob("*") if p.is_file()]
+        assert left == [], f"{mode}: left {left} on the full disk"
+        assert shutil.disk_usage(small_tmpfs).used < 64 << 10
 
 
 # --------------------------------------------------------------------------- batches
@@ -558,7 +1031,7 @@ def test_raw_batches_are_the_uint8_rows_batches_augments():
 
 
 def test_random_crops_follow_the_scale_and_ratio_ranges():
-    w, h, cx, cy, flip = nd._draw_crops(4000, seed=0, epoch=0, step=0)
+    w, h, cx, cy, flip = augment._draw_crops(4000, seed=0, epoch=0, step=0)
     area, ratio = w * h, w / h
     assert area.min() >= 0.35 - 1e-6 and area.max() <= 1 + 1e-6
     assert ratio.min() >= 3 / 4 - 1e-6 and ratio.max() <= 4 / 3 + 1e-6

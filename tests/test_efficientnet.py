@@ -10,9 +10,10 @@ import torchvision
 from torch import nn
 
 import nets
-from nets import efficientnet as E
+from nets.models import efficientnet as E
 from nets.registry import entry
 from nets.summary import count_macs, count_params
+from nets.weights import NotThisReference
 
 NAMES = [f"efficientnet_b{i}" for i in range(8)]
 SLOW_FROM = 5  # B5-B7 are 30M-66M parameters: their real (not meta-device) tests are in the slow tier
@@ -227,9 +228,24 @@ def test_from_torchvision_keeps_flags_and_num_classes() -> None:
         torch.testing.assert_close(ours.eval()(x), theirs.eval()(x), rtol=0, atol=1e-5)
 
 
+def test_zoo_dispatches_a_torchvision_efficientnet_here() -> None:
+    torch.manual_seed(0)
+    theirs = _randomise(torchvision.models.efficientnet_b0(num_classes=5)).eval()
+    ours = nets.zoo.from_torchvision(theirs)
+    assert isinstance(ours, E.EfficientNet) and ours.name == "efficientnet_b0"
+    assert not ours.training
+    x = torch.randn(2, 3, 48, 48)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), theirs(x), rtol=0, atol=1e-5)
+
+
 def test_from_torchvision_refuses_what_it_cannot_convert() -> None:
-    with pytest.raises(TypeError, match="torchvision EfficientNet"):
+    with pytest.raises(NotThisReference, match="torchvision EfficientNet"):
         E.from_torchvision(nn.Linear(2, 2))
+    with torch.device("meta"):
+        resnet = torchvision.models.resnet18()
+    with pytest.raises(NotThisReference, match="torchvision EfficientNet"):
+        E.from_torchvision(resnet)
     with torch.device("meta"):
         v2 = torchvision.models.efficientnet_v2_s()
         custom = torchvision.models.efficientnet.EfficientNet(
@@ -264,7 +280,7 @@ def test_flops_roughly_double_per_unit_of_phi() -> None:
     for phi in range(5):
         s = E.compound_scaling(phi)
         with torch.device("meta"):
-            model = E.efficientnet_phi(phi)
+            model = E.efficientnet_phi(phi=phi)
         assert model.default_size == s.resolution
         macs.append(count_macs(model, (1, 3, s.resolution, s.resolution)))
     ratios = [b / a for a, b in zip(macs, macs[1:], strict=False)]
@@ -278,7 +294,7 @@ def test_builder_with_b0_coefficients_is_b0() -> None:
     b0 = E.efficientnet_b0()
     assert count_params(built) == count_params(b0) == REFERENCE["efficientnet_b0"][0]
     assert list(built.state_dict()) == list(b0.state_dict())
-    assert count_params(E.efficientnet_phi(0)) == count_params(b0)
+    assert count_params(E.efficientnet_phi(phi=0)) == count_params(b0)
     with torch.device("meta"):
         b2 = E.efficientnet(width_mult=1.1, depth_mult=1.2, dropout=0.3)
     assert count_params(b2) == REFERENCE["efficientnet_b2"][0]
@@ -308,3 +324,32 @@ def test_bad_probabilities_raise(which: str, bad: float) -> None:
 def test_registry_lists_the_family_in_order() -> None:
     assert nets.list_models(family="efficientnet") == NAMES
     assert nets.build("efficientnet_b2", dropout=0.1).classifier.dropout.p == 0.1
+
+
+# ---------------------------------------------------------------- one calling convention
+
+
+@pytest.mark.parametrize(
+    "build",
+    [E.EfficientNet, E.efficientnet, E.efficientnet_b0, E.efficientnet_b7, E.efficientnet_phi],
+    ids=lambda f: f.__name__,
+)
+def test_num_classes_first_and_every_other_option_keyword_only(build) -> None:
+    """``f(10, 1.2)`` must not silently read 1.2 as a width, a dropout or a phi: it is a TypeError."""
+    with pytest.raises(TypeError):
+        build(10, 1.2)
+    with torch.device("meta"):
+        model = build(10, phi=1) if build is E.efficientnet_phi else build(10)
+    assert model.classifier.fc.out_features == 10
+
+
+def test_efficientnet_phi_needs_phi() -> None:
+    with pytest.raises(TypeError, match="phi"):
+        E.efficientnet_phi(10)
+
+
+def test_one_min_size_for_the_registry_and_the_model() -> None:
+    for name in NAMES:
+        assert entry(name).min_size == E.MIN_SIZE
+        assert entry(name).display == f"EfficientNet-B{name[-1]}"
+    assert E.EfficientNet().min_size == E.MIN_SIZE

@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 import nets
-from nets import efficientnet as E
+from nets.lab import efficientnet as lab
+from nets.models import efficientnet as E
 from nets.summary import count_macs, count_params
 
 NAMES = [f"efficientnet_b{i}" for i in range(8)]
@@ -24,7 +25,7 @@ def _meta(build, *args, **kwargs) -> nn.Module:
 def test_cost_equals_counting_the_built_model(name: str) -> None:
     v = E.VARIANTS[name]
     model = _meta(nets.build, name)
-    c = E.cost(v.width, v.depth, v.resolution)
+    c = lab.cost(v.width, v.depth, v.resolution)
     assert c.total_params == count_params(model)
     assert c.total_macs == count_macs(model, (1, 3, v.resolution, v.resolution))
 
@@ -34,8 +35,8 @@ def test_cost_equals_counting_the_built_model(name: str) -> None:
     [(1.3857, 1.92, 199, 10), (0.5, 0.5, 64, 10), (1.0, 3.7, 33, 1000), (9.81, 1.0, 97, 7)],
 )
 def test_cost_equals_counting_for_odd_sizes_and_multipliers(width, depth, resolution, classes) -> None:
-    model = _meta(E.efficientnet, width, depth, num_classes=classes)
-    c = E.cost(width, depth, resolution, num_classes=classes)
+    model = _meta(E.efficientnet, classes, width_mult=width, depth_mult=depth)
+    c = lab.cost(width, depth, resolution, num_classes=classes)
     assert (c.total_params, c.total_macs) == (
         count_params(model),
         count_macs(model, (1, 3, resolution, resolution)),
@@ -43,8 +44,8 @@ def test_cost_equals_counting_for_odd_sizes_and_multipliers(width, depth, resolu
 
 
 def test_cost_parts_of_b0_say_where_the_work_is() -> None:
-    c = E.cost()
-    assert set(c.params) == set(c.macs) == set(E.COST_PARTS)
+    c = lab.cost()
+    assert set(c.params) == set(c.macs) == set(lab.COST_PARTS)
     # The 1x1 convolutions do most of B0's multiply-adds; the depthwise ones under a tenth.
     pointwise = c.macs["expand 1x1"] + c.macs["project 1x1"] + c.macs["head 1x1"]
     assert pointwise / c.total_macs > 0.8
@@ -57,19 +58,19 @@ def test_cost_parts_of_b0_say_where_the_work_is() -> None:
 @pytest.mark.parametrize("bad", [0, -3, 2.5, True, "224"])
 def test_cost_rejects_a_bad_resolution(bad) -> None:
     with pytest.raises(ValueError, match="resolution"):
-        E.cost(resolution=bad)
+        lab.cost(resolution=bad)
 
 
 def test_scale_one_compound_is_the_papers_rule() -> None:
     for phi in (0, 1, 2.5, 7):
-        assert E.scale_one(phi) == E.compound_scaling(phi)
+        assert lab.scale_one(phi) == E.compound_scaling(phi)
 
 
 @pytest.mark.parametrize("phi", [1, 2, 3, 7])
 def test_each_single_dimension_gets_the_same_formula_flops_budget(phi: int) -> None:
-    budget = E.FLOPS_PER_PHI**phi
-    for how in E.SCALINGS[1:]:
-        s = E.scale_one(phi, how)
+    budget = lab.FLOPS_PER_PHI**phi
+    for how in lab.SCALINGS[1:]:
+        s = lab.scale_one(phi, how)
         flops = s.depth * s.width**2 * (s.resolution / 224) ** 2
         assert flops == pytest.approx(budget, rel=0.01), how
         grown = [x for x in (s.depth, s.width, s.resolution / 224) if not math.isclose(x, 1.0)]
@@ -77,34 +78,34 @@ def test_each_single_dimension_gets_the_same_formula_flops_budget(phi: int) -> N
 
 
 def test_single_dimensions_at_phi_1_roughly_double_b0s_measured_macs() -> None:
-    b0 = E.cost().total_macs
-    for how in E.SCALINGS:
-        s = E.scale_one(1, how)
-        ratio = E.cost(s.width, s.depth, s.resolution).total_macs / b0
+    b0 = lab.cost().total_macs
+    for how in lab.SCALINGS:
+        s = lab.scale_one(1, how)
+        ratio = lab.cost(s.width, s.depth, s.resolution).total_macs / b0
         assert 1.75 < ratio < 2.7, (how, ratio)
 
 
 def test_scale_one_rejects_an_unknown_dimension() -> None:
     with pytest.raises(ValueError, match="width only"):
-        E.scale_one(1, "width")
+        lab.scale_one(1, "width")
 
 
 def test_latency_times_a_forward_pass_and_restores_the_mode_and_threads() -> None:
-    model = E.efficientnet(0.25, 0.25, num_classes=3).train()
+    model = E.efficientnet(3, width_mult=0.25, depth_mult=0.25).train()
     threads = torch.get_num_threads()
-    seconds = E.latency(model, (1, 3, 32, 32), repeats=2, threads=1)
+    seconds = lab.latency(model, (1, 3, 32, 32), repeats=2, threads=1)
     assert 0 < seconds < 10
     assert model.training
     assert torch.get_num_threads() == threads
     with pytest.raises(ValueError, match="repeats"):
-        E.latency(model, (1, 3, 32, 32), repeats=0)
+        lab.latency(model, (1, 3, 32, 32), repeats=0)
     with pytest.raises(ValueError, match="threads"):
-        E.latency(model, (1, 3, 32, 32), threads=0)
+        lab.latency(model, (1, 3, 32, 32), threads=0)
 
 
 def test_scaling_study_counts_everything_and_times_only_under_the_cap() -> None:
-    table = E.scaling_study([0, 1], latency_max_gmacs=0.4, repeats=1)
-    assert list(table.index) == [(how, phi) for how in E.SCALINGS for phi in (0, 1)]
+    table = lab.scaling_study([0, 1], latency_max_gmacs=0.4, repeats=1)
+    assert list(table.index) == [(how, phi) for how in lab.SCALINGS for phi in (0, 1)]
     b0 = table.loc[("compound", 0)]
     assert b0["params"] == 5_288_548 and b0["blocks"] == 16 and b0["resolution"] == 224
     assert b0["GMACs"] == pytest.approx(0.3858, abs=1e-4)
@@ -115,7 +116,7 @@ def test_scaling_study_counts_everything_and_times_only_under_the_cap() -> None:
 
 
 def test_variant_table_matches_torchvision_and_the_paper() -> None:
-    t = E.variant_table()
+    t = lab.variant_table()
     assert list(t.index) == [f"B{i}" for i in range(8)]
     assert (t["params (nets)"] == t["params (torchvision)"]).all()
     rel = (t["GMACs @ crop (nets)"] - t["GMACs @ crop (torchvision)"]).abs() / t["GMACs @ crop (torchvision)"]
@@ -129,7 +130,7 @@ def test_variant_table_matches_torchvision_and_the_paper() -> None:
 
 def test_stage_table_of_b0_is_the_papers_table_1() -> None:
     model = nets.build("efficientnet_b0")
-    t = E.stage_table(model)
+    t = lab.stage_table(model)
     assert list(t.index) == list(range(1, 10))
     assert list(t["input resolution"]) == [
         "224x224", "112x112", "112x112", "56x56", "28x28", "14x14", "14x14", "7x7", "7x7",
@@ -143,17 +144,17 @@ def test_stage_table_of_b0_is_the_papers_table_1() -> None:
 
 
 def test_stage_table_follows_the_scaled_model_and_the_input() -> None:
-    model = E.efficientnet(1.1, 1.2, num_classes=10)
-    t = E.stage_table(model, image_size=64)
+    model = E.efficientnet(10, width_mult=1.1, depth_mult=1.2)
+    t = lab.stage_table(model, image_size=64)
     assert list(t["layers"])[1:-1] == [s.layers for s in E.scaled_stages(1.1, 1.2)]
     assert t.loc[9, "input resolution"] == "2x2"
     with pytest.raises(TypeError, match="EfficientNet"):
-        E.stage_table(nets.build("resnet18"))
+        lab.stage_table(nets.build("resnet18"))
 
 
 def test_stochastic_depth_schedule_is_linear_and_skips_blocks_without_a_shortcut() -> None:
     model = nets.build("efficientnet_b0")
-    schedule = E.stochastic_depth_schedule(model)
+    schedule = lab.stochastic_depth_schedule(model)
     assert len(schedule) == 16 and schedule[0][0] == "stage1.block1"
     for i, (name, p) in enumerate(schedule):
         if name.endswith("block1"):
@@ -161,16 +162,16 @@ def test_stochastic_depth_schedule_is_linear_and_skips_blocks_without_a_shortcut
         else:
             assert p == pytest.approx(0.2 * i / 16)
     with pytest.raises(ValueError, match="MBConv"):
-        E.stochastic_depth_schedule(nets.build("resnet18"))
+        lab.stochastic_depth_schedule(nets.build("resnet18"))
 
 
 def test_se_gates_one_per_channel_per_block_and_they_depend_on_the_input() -> None:
     torch.manual_seed(0)
-    model = E.efficientnet(0.5, 0.5, num_classes=10).train()
-    a = E.se_gates(model, torch.randn(2, 3, 64, 64))
-    b = E.se_gates(model, torch.randn(1, 3, 64, 64) * 3)
+    model = E.efficientnet(10, width_mult=0.5, depth_mult=0.5).train()
+    a = lab.se_gates(model, torch.randn(2, 3, 64, 64))
+    b = lab.se_gates(model, torch.randn(1, 3, 64, 64) * 3)
     assert model.training
-    blocks = [name for name, _ in E.stochastic_depth_schedule(model)]
+    blocks = [name for name, _ in lab.stochastic_depth_schedule(model)]
     assert list(a) == blocks
     for name, m in model.stages.named_modules():
         if isinstance(m, E.MBConv):

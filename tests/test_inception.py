@@ -10,19 +10,26 @@ import torchvision
 from torch import nn
 
 import nets
-from nets.inception import (
+from nets.models.inception import (
     GOOGLENET_TABLE,
     INCEPTION_RESNET_V2_BLOCKS,
+    GoogLeNet,
     GoogLeNetOutputs,
     InceptionModule,
     InceptionResNetBlockA,
+    InceptionResNetV2,
+    InceptionV3,
     InceptionV3Outputs,
+    InceptionV4,
     from_timm,
     from_torchvision,
     googlenet,
+    inception_resnet_v2,
     inception_v3,
+    inception_v4,
 )
 from nets.registry import entry
+from nets.weights import NotThisReference
 
 NAMES = ["googlenet", "inception_v3", "inception_v4", "inception_resnet_v2"]
 
@@ -135,6 +142,33 @@ def test_bad_input_and_options_are_clear_errors():
         nets.build("inception_v4", dropout=-0.1)
 
 
+@pytest.mark.parametrize(
+    "build",
+    [
+        GoogLeNet,
+        googlenet,
+        InceptionV3,
+        inception_v3,
+        InceptionV4,
+        inception_v4,
+        InceptionResNetV2,
+        inception_resnet_v2,
+    ],
+)
+def test_num_classes_first_and_every_other_option_by_keyword(build):
+    with torch.device("meta"):
+        assert build(10).head.fc.out_features == 10
+        with pytest.raises(TypeError, match="positional"):
+            build(10, 0.3)
+
+
+def test_flags_must_be_booleans():
+    with pytest.raises(ValueError, match="aux_logits must be True or False"):
+        googlenet(aux_logits="yes")
+    with pytest.raises(ValueError, match="transform_input must be True or False"):
+        inception_v3(transform_input=1)
+
+
 # --- auxiliary classifiers ----------------------------------------------------------------------------
 
 
@@ -244,9 +278,9 @@ def test_matches_timm(name):
 
 
 def test_conversion_refuses_what_it_cannot_convert():
-    with pytest.raises(TypeError, match="GoogLeNet and Inception3, not a ResNet"):
+    with pytest.raises(NotThisReference, match="GoogLeNet or Inception3, got ResNet"):
         from_torchvision(torchvision.models.resnet18(weights=None))
-    with pytest.raises(TypeError, match="not a GoogLeNet"):
+    with pytest.raises(NotThisReference, match="InceptionV4 or InceptionResnetV2, got GoogLeNet"):
         from_timm(built("googlenet"))
     tv = torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=False)
     tv.inception5b.branch1.bn.eps = 1e-5
@@ -258,10 +292,20 @@ def test_conversion_refuses_what_it_cannot_convert():
         from_torchvision(tv)
     tv = torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=False)
     tv.conv2.conv = nn.Conv2d(64, 64, 3, padding=1, bias=False)
-    with pytest.raises(ValueError, match=r"conv2.conv.weight \(64, 64, 3, 3\) does not match"):
+    with pytest.raises(
+        ValueError,
+        match=r"conv2.conv has kernel_size=\(3, 3\) where our stem.conv2_reduce.conv has kernel_size=\(1, 1\)",
+    ):
         from_torchvision(tv)
+    tv = torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=False)
     tv.extra = nn.Linear(2, 2)
-    with pytest.raises(ValueError, match="tensors"):
+    with pytest.raises(
+        ValueError, match=r"tensors with no counterpart here: \['extra.bias', 'extra.weight'\]"
+    ):
+        from_torchvision(tv)
+    tv = torchvision.models.googlenet(weights=None, aux_logits=True, init_weights=False)
+    tv.aux2 = None
+    with pytest.raises(ValueError, match="cannot convert"):  # one aux head: not a layout nets builds
         from_torchvision(tv)
 
 
@@ -319,8 +363,10 @@ def test_inception_module_matches_torchvisions_and_the_naive_one_costs_more():
 
 
 def test_inception_module_rejects_bad_widths():
-    with pytest.raises(ValueError, match="positive channel counts"):
+    with pytest.raises(ValueError, match="widths must be a non-empty list of positive integers"):
         InceptionModule(192, (64, 96, 0, 16, 32, 32))
+    with pytest.raises(ValueError, match="in_channels must be a positive integer"):
+        InceptionModule(0, GOOGLENET_TABLE["inception3a"])
     with pytest.raises(ValueError, match="kernel_5x5"):
         InceptionModule(192, GOOGLENET_TABLE["inception3a"], kernel_5x5=7)
 

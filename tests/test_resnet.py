@@ -10,9 +10,21 @@ import torchvision
 from torch import nn
 
 import nets
+import nets.zoo
 from nets import count_macs, count_params
+from nets.models.resnet import (
+    LAYERS,
+    BasicBlock,
+    Bottleneck,
+    ResNet,
+    ZeroPadShortcut,
+    from_torchvision,
+    resnet,
+    resnet18,
+    resnet50,
+)
 from nets.registry import entry, list_models
-from nets.resnet import LAYERS, BasicBlock, Bottleneck, ResNet, ZeroPadShortcut, from_torchvision, resnet
+from nets.weights import NotThisReference
 
 NAMES = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]
 BIG = {"resnet50", "resnet101", "resnet152"}  # a 224x224 forward of these is slow on a shared CPU
@@ -175,13 +187,31 @@ def test_from_torchvision_keeps_num_classes_and_zero_init():
             lambda: torchvision.models.ResNet(torchvision.models.resnet.BasicBlock, [1, 1, 1, 1]),
             "not resnet18",
         ),
-        (lambda: nn.Linear(3, 4), "expects a torchvision ResNet"),
+        (lambda: torchvision.models.wide_resnet50_2(weights=None), "cannot convert"),
     ],
-    ids=["resnext50", "dilated", "resnet10", "not-a-resnet"],
+    ids=["resnext50", "dilated", "resnet10", "wide-resnet50"],
 )
 def test_from_torchvision_refuses_what_it_cannot_convert(make, message):
     with pytest.raises(ValueError, match=message):
         from_torchvision(make())
+
+
+def test_from_torchvision_says_not_this_reference_for_another_model():
+    """A TypeError nets.zoo.from_torchvision catches to try the next family's converter."""
+    with pytest.raises(NotThisReference, match="expected a torchvision ResNet"):
+        from_torchvision(nn.Linear(3, 4))
+    with pytest.raises(NotThisReference, match="expected a torchvision ResNet"):
+        from_torchvision(torchvision.models.vgg11(weights=None))
+
+
+def test_zoo_dispatches_a_torchvision_resnet_here():
+    torch.manual_seed(0)
+    tv_model = torchvision.models.resnet18(weights=None, num_classes=7).eval()
+    model = nets.zoo.from_torchvision(tv_model)
+    assert isinstance(model, ResNet) and model.name == "resnet18" and not model.training
+    x = torch.randn(2, 3, 24, 24)
+    with torch.no_grad():
+        assert (model(x) - tv_model(x)).abs().max().item() <= 1e-5
 
 
 # --- the paper's options ---------------------------------------------------------------------------
@@ -201,8 +231,8 @@ def test_v1_stride_placement_costs_fewer_macs_with_the_same_parameters():
 def test_plain_network_has_the_parameters_of_option_a(depth):
     block, layers = LAYERS[depth]
     with torch.device("meta"):
-        plain = resnet(block, layers, residual=False)
-        option_a = resnet(block, layers, shortcut="identity")
+        plain = resnet(block=block, layers=layers, residual=False)
+        option_a = resnet(block=block, layers=layers, shortcut="identity")
     assert plain.name == f"plain{depth}" and option_a.name == f"resnet{depth}"
     assert count_params(plain) == count_params(option_a)
     blocks = [m for m in plain.modules() if isinstance(m, (BasicBlock, Bottleneck))]
@@ -257,7 +287,7 @@ def test_zero_pad_shortcut_subsamples_and_pads():
 def test_every_parameter_is_trained(options):
     """A small bottleneck net trains end to end: each parameter gets a gradient (no dead modules)."""
     torch.manual_seed(0)
-    model = resnet("bottleneck", [1, 2], 5, widths=(8, 16), **options)
+    model = resnet(5, block="bottleneck", layers=[1, 2], widths=(8, 16), **options)
     model(torch.randn(2, 3, 19, 19)).sum().backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
 
@@ -267,7 +297,9 @@ def test_every_parameter_is_trained(options):
 )
 def test_cifar_networks_match_the_papers_table_6(depth, paper_millions):
     n = (depth - 2) // 6
-    model = resnet("basic", [n, n, n], 10, widths=(16, 32, 64), stem="cifar", shortcut="identity")
+    model = resnet(
+        10, block="basic", layers=[n, n, n], widths=(16, 32, 64), stem="cifar", shortcut="identity"
+    )
     assert model.name == f"resnet{depth}"
     assert round(count_params(model) / 1e6, 2 if depth < 100 else 1) == paper_millions
     if depth == 20:
@@ -292,20 +324,30 @@ def test_factory_options_reject_bad_values(kwargs, message):
 
 
 @pytest.mark.parametrize(
-    "args, kwargs, message",
+    "kwargs, message",
     [
-        (("wide", [2, 2, 2, 2]), {}, "block must be one of"),
-        (("basic", []), {}, "layers must be a non-empty list"),
-        (("basic", [2, 0, 2, 2]), {}, "layers must be a non-empty list of positive integers"),
-        (("basic", [2, 2, 2]), {}, "pass widths="),
-        (("basic", [2, 2, 2]), {"widths": (16, 32)}, "one entry per stage"),
-        (("basic", [2, 2, 2, 2]), {"stride_on": "1x1"}, "only exists for bottleneck blocks"),
-        (("basic", [2, 2, 2, 2]), {"stem": "tiny"}, "stem must be one of"),
+        ({"block": "wide", "layers": [2, 2, 2, 2]}, "block must be one of"),
+        ({"block": "basic", "layers": []}, "layers must be a non-empty list"),
+        ({"block": "basic", "layers": [2, 0, 2, 2]}, "layers must be a non-empty list of positive integers"),
+        ({"block": "basic", "layers": [2, 2, 2]}, "pass widths="),
+        ({"block": "basic", "layers": [2, 2, 2], "widths": (16, 32)}, "one entry per stage"),
+        ({"block": "basic", "layers": [2, 2, 2, 2], "stride_on": "1x1"}, "only exists for bottleneck blocks"),
+        ({"block": "basic", "layers": [2, 2, 2, 2], "stem": "tiny"}, "stem must be one of"),
+        ({"block": "basic", "layers": [2, 2, 2, 2], "num_classes": True}, "num_classes must be a positive integer"),
     ],
 )
-def test_builder_rejects_bad_values(args, kwargs, message):
+def test_builder_rejects_bad_values(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        resnet(*args, **kwargs)
+        resnet(**kwargs)
+
+
+@pytest.mark.parametrize("make", [resnet, ResNet, resnet18, resnet50])
+def test_options_are_keyword_only(make):
+    """num_classes is the one positional argument; a second one (the old block/layers order) is refused."""
+    with pytest.raises(TypeError, match="positional"):
+        make(10, "basic", [2, 2, 2, 2])
+    with pytest.raises(TypeError):
+        make("basic", [2, 2, 2, 2])
 
 
 def test_basic_block_models_have_no_stride_on_option():

@@ -12,7 +12,8 @@ from torch import nn
 from torch.nn import functional as F
 
 import nets
-from nets.resnet import conv_gradient_norms, resnet
+from nets.lab.resnet import conv_gradient_norms
+from nets.models.resnet import resnet
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTER = ROOT / "book" / "resnet.ipynb"
@@ -21,7 +22,7 @@ CHAPTER = ROOT / "book" / "resnet.ipynb"
 def _small(residual: bool = True, blocks: int = 2) -> nn.Module:
     """A CIFAR-style ResNet (or plain twin) small enough for a unit test: 6 * blocks + 2 layers."""
     torch.manual_seed(0)
-    return resnet("basic", [blocks] * 3, 10, widths=(8, 16, 32), stem="cifar", residual=residual)
+    return resnet(10, block="basic", layers=[blocks] * 3, widths=(8, 16, 32), stem="cifar", residual=residual)
 
 
 # --- conv_gradient_norms --------------------------------------------------------------------------------

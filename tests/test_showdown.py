@@ -15,8 +15,8 @@ from matplotlib.figure import Figure
 from torch import nn
 
 import nets
-from nets import showdown
 from nets.data import Data, Split
+from nets.lab import showdown
 from nets.train import History, Plan
 
 

@@ -208,7 +208,9 @@ def test_resume_without_a_checkpoint_starts_afresh_and_needs_an_out_folder(tmp_p
 
 def test_a_stray_tmp_file_is_ignored_and_a_failed_write_keeps_the_old_checkpoint(tmp_path, monkeypatch):
     data = make_data()
-    (tmp_path / "checkpoint.pt.tmp").write_bytes(b"half a checkpoint from a crash")
+    (tmp_path / "checkpoint.pt.tmp").write_bytes(b"half a checkpoint from a crash (older nets)")
+    dead = tmp_path / ".checkpoint.pt.999999999.tmp"  # no process has this id: a killed run's leftover
+    dead.write_bytes(b"half a checkpoint from a kill -9")
     real_save = torch.save
     calls = []
 
@@ -226,7 +228,8 @@ def test_a_stray_tmp_file_is_ignored_and_a_failed_write_keeps_the_old_checkpoint
 
     assert load_checkpoint(tmp_path)["epoch"] == 1
     assert History.load(tmp_path / "metrics.json").final["epoch"] == 1
-    assert not (tmp_path / "checkpoint.pt.tmp").exists()
+    assert not (tmp_path / "checkpoint.pt.tmp").exists() and not dead.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
 
     (tmp_path / "checkpoint.pt.tmp").write_bytes(b"garbage again")
     history = fit(small_net(), data, 3, out=tmp_path, resume=True, **FAST)
@@ -299,8 +302,8 @@ def test_an_exploding_learning_rate_is_caught_before_any_checkpoint(tmp_path):
     [
         ({"epochs": 0}, "epochs must be a positive integer"),
         ({"batch_size": 2.5}, "batch_size must be a positive integer"),
-        ({"optimizer": "lbfgs"}, "unknown optimizer 'lbfgs'"),
-        ({"schedule": "step"}, "unknown schedule 'step'"),
+        ({"optimizer": "lbfgs"}, "optimizer must be one of 'sgd', 'adamw'; got 'lbfgs'"),
+        ({"schedule": "step"}, "schedule must be one of 'onecycle', 'cosine'; got 'step'"),
         ({"lr": -1.0}, "lr must be a positive number"),
         ({"amp": "fp8"}, "amp must be one of"),
         ({"label_smoothing": 1.0}, r"label_smoothing must be in \[0, 1\)"),

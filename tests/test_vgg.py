@@ -12,7 +12,7 @@ import torchvision
 from torch import nn
 
 import nets
-from nets import vgg as V
+from nets.models import vgg as V
 from nets.registry import entry
 
 # name: (parameters, torchvision "GFLOPS" = GMACs at 224), from torchvision 0.29 (numbers.md)
@@ -87,13 +87,7 @@ def test_the_paper_table():
         "E": 19,
     }
     assert V.CONFIGS["C"][2] == ("conv3-256", "conv3-256", "conv1-256")
-    table = V.config_table()
-    assert table[0][4] == "D (16 weight layers)"
-    assert len({len(row) for row in table}) == 1  # rectangular
-    assert sum(row[4].startswith("conv3-") for row in table) == 13
-    assert sum(row[0] == "maxpool" for row in table) == 5
-    assert [row[1] for row in table if row[1] == "LRN"] == ["LRN"]
-    assert table[-4:] == [[layer] * 6 for layer in ("FC-4096", "FC-4096", "FC-1000", "soft-max")]
+    assert V.HEAD == ("FC-4096", "FC-4096", "FC-1000", "soft-max")
 
 
 @pytest.mark.parametrize(
@@ -115,7 +109,7 @@ def test_any_column_of_the_table_can_be_built(config, name, params):
 
 def test_a_lrn_normalises_after_the_first_convolution():
     with torch.device("meta"):
-        net = V.vgg("A-LRN")
+        net = V.vgg(config="A-LRN")
     names = [name for name, _ in net.features.named_children()]
     assert names[:4] == ["conv1_1", "relu1_1", "norm1", "pool1"]
     assert isinstance(net.features.norm1, nn.LocalResponseNorm)
@@ -130,10 +124,14 @@ def test_layers_have_the_caffe_names():
 
 
 def test_bad_configurations_and_options_are_explained():
-    with pytest.raises(ValueError, match="choose one of A, A-LRN, B, C, D, E"), torch.device("meta"):
-        V.vgg("F")
-    with pytest.raises(ValueError, match=r"dropout must be a probability in \[0, 1\)"), torch.device("meta"):
-        V.vgg("A", dropout=-0.1)
+    with pytest.raises(ValueError, match="config must be one of 'A', 'A-LRN', 'B', 'C', 'D', 'E'"):
+        V.vgg(config="F")
+    with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\)"), torch.device("meta"):
+        V.vgg(config="A", dropout=-0.1)
+    with pytest.raises(ValueError, match="batch_norm must be True or False"):
+        V.vgg(batch_norm="yes")
+    with pytest.raises(ValueError, match="num_classes must be a positive integer"):
+        V.vgg(0)
     with pytest.raises(ValueError, match="no option 'batch_norm'"):
         nets.build("vgg16", batch_norm=True)
 
@@ -190,6 +188,26 @@ def check_equal_logits(name: str, size: int = 32) -> None:
     assert (got - expected).abs().max() <= 1e-5
 
 
+def test_the_configuration_is_a_keyword_not_the_first_argument():
+    # vgg("A", 10) used to build VGG-11 with BatchNorm and 1000 classes (config, batch_norm, num_classes).
+    with pytest.raises(TypeError):
+        V.vgg("A", 10)
+    with pytest.raises(TypeError, match="config='A'"):
+        V.vgg("A")
+    with pytest.raises(TypeError), torch.device("meta"):
+        V.VGG(10, "A")
+    for factory in (V.vgg11, V.vgg16_bn):
+        with pytest.raises(TypeError), torch.device("meta"):
+            factory(10, 0.3)  # dropout by position
+    with torch.device("meta"):
+        net = V.vgg(10, config="A", batch_norm=True)
+    assert net.name == "vgg11_bn" and net.classifier.fc8.out_features == 10
+
+
+def test_the_registry_and_the_model_share_min_size():
+    assert all(entry(name).min_size is V.MIN_SIZE for name in REFERENCE)
+
+
 def test_equal_logits_with_torchvision_vgg11_bn():
     check_equal_logits("vgg11_bn", size=40)
 
@@ -220,5 +238,10 @@ def test_conversion_refuses_other_and_modified_models():
     with torch.device("meta"):
         tv_model = torchvision.models.vgg11(weights=None)
         tv_model.classifier[3] = nn.Linear(4096, 2048)
-    with pytest.raises(ValueError, match=r"classifier\[3\] -> fc7"):
+    with pytest.raises(ValueError, match=r"classifier\.3\.weight is \(2048, 4096\), our classifier\.fc7"):
+        V.from_torchvision(tv_model)
+    with torch.device("meta"):
+        tv_model = torchvision.models.vgg11_bn(weights=None)
+        tv_model.features[1] = nn.BatchNorm2d(64, eps=1e-3)
+    with pytest.raises(ValueError, match=r"features\.1 has eps=0\.001 where our features\.bn1_1"):
         V.from_torchvision(tv_model)

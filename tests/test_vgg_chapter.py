@@ -1,4 +1,5 @@
-"""What the VGG chapter measures with nets.vgg: narrow VGGs, receptive fields, layer costs, scale jitter.
+"""What the VGG chapter measures: narrow VGGs (nets.models.vgg), receptive fields (nets.lab.probes), layer
+costs, scale jitter and the paper's table (nets.lab.vgg).
 
 Sizes are checked on the meta device (no memory, no arithmetic); real forwards use narrow nets and
 small inputs.
@@ -14,12 +15,27 @@ import torch
 from torch import nn
 
 import nets
-from nets import vgg as V
+from nets.lab import probes
+from nets.lab import vgg as lab
+from nets.models import vgg as V
 
 
 def on_meta(config: str = "D", **options) -> V.VGG:
     with torch.device("meta"):
-        return V.vgg(config, **options)
+        return V.vgg(config=config, **options)
+
+
+# The paper's Table 1
+
+
+def test_the_config_table_prints_the_papers_table_1():
+    table = lab.config_table()
+    assert table[0][4] == "D (16 weight layers)"
+    assert len({len(row) for row in table}) == 1  # rectangular
+    assert sum(row[4].startswith("conv3-") for row in table) == 13
+    assert sum(row[0] == "maxpool" for row in table) == 5
+    assert [row[1] for row in table if row[1] == "LRN"] == ["LRN"]
+    assert table[-4:] == [[layer] * 6 for layer in ("FC-4096", "FC-4096", "FC-1000", "soft-max")]
 
 
 # A narrow VGG for CPU previews
@@ -43,24 +59,26 @@ def test_the_default_width_is_the_papers_and_keeps_the_name():
 
 def test_a_narrow_vgg_trains_forward_and_backward_on_a_small_input():
     torch.manual_seed(0)
-    net = V.vgg("D", batch_norm=True, num_classes=10, width=0.125, fc_width=64)
+    net = V.vgg(10, config="D", batch_norm=True, width=0.125, fc_width=64)
     loss = nn.functional.cross_entropy(net(torch.randn(4, 3, 32, 32)), torch.tensor([0, 1, 2, 3]))
     loss.backward()
     assert torch.isfinite(loss) and net.features.conv1_1.weight.grad.abs().sum() > 0
 
 
 def test_bad_widths_are_explained():
-    with pytest.raises(ValueError, match="width must be a channel multiplier"):
+    with pytest.raises(ValueError, match=r"width must be in \(0, 16\]"):
         on_meta("A", width=0)
-    with pytest.raises(ValueError, match="fc_width must be a positive integer"):
+    with pytest.raises(ValueError, match="fc_width must be a positive integer, got 0.5"):
         on_meta("A", fc_width=0.5)
+    with pytest.raises(ValueError, match="fc_width must be a positive integer"):
+        on_meta("A", fc_width=0)
 
 
 def test_building_on_the_meta_device_skips_the_initialisation_and_is_fast():
     # Initialising meta tensors (normal_) imports torch._dynamo: seconds of a chapter's time budget.
     code = (
-        "import sys, torch; from nets import vgg as V\n"
-        "with torch.device('meta'):\n    V.vgg('E', batch_norm=True)\n"
+        "import sys, torch; from nets.models import vgg as V\n"
+        "with torch.device('meta'):\n    V.vgg(config='E', batch_norm=True)\n"
         "print('torch._dynamo' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -69,7 +87,7 @@ def test_building_on_the_meta_device_skips_the_initialisation_and_is_fast():
 
 def test_real_builds_are_still_initialised_like_torchvision():
     torch.manual_seed(0)
-    net = V.vgg("A", num_classes=10, width=0.25, fc_width=256)
+    net = V.vgg(10, config="A", width=0.25, fc_width=256)
     assert net.classifier.fc7.weight.std().item() == pytest.approx(0.01, rel=0.05)
     assert net.features.conv1_1.bias.abs().sum() == 0
 
@@ -88,8 +106,8 @@ def stack(n: int, channels: int = 2, activation: bool = True) -> nn.Sequential:
 
 @pytest.mark.parametrize(("n", "field"), [(1, 3), (2, 5), (3, 7)])
 def test_stacked_3x3_convolutions_see_a_5x5_and_a_7x7_window(n, field):
-    assert V.receptive_field(stack(n)) == field
-    assert V.receptive_field(nn.Conv2d(2, 2, field, padding=field // 2)) == field
+    assert probes.receptive_field(stack(n)) == field
+    assert probes.receptive_field(nn.Conv2d(2, 2, field, padding=field // 2)) == field
 
 
 @pytest.mark.parametrize("n", [1, 2, 3])
@@ -100,16 +118,16 @@ def test_the_receptive_field_is_the_set_of_pixels_that_move_the_output(n):
     layers(x)[0, :, 7, 7].sum().backward()
     rows = (x.grad[0].abs().sum(dim=(0, 2)) > 0).sum().item()
     cols = (x.grad[0].abs().sum(dim=(0, 1)) > 0).sum().item()
-    assert rows == cols == V.receptive_field(layers)
+    assert rows == cols == probes.receptive_field(layers)
 
 
 def test_vgg16_pool5_sees_212_pixels_and_conv5_3_196():
     features = on_meta("D").features
-    assert V.receptive_field(features) == 212
+    assert probes.receptive_field(features) == 212
     upto = list(features._modules).index("conv5_3") + 1
-    assert V.receptive_field(features[:upto]) == 196
+    assert probes.receptive_field(features[:upto]) == 196
     with pytest.raises(TypeError, match="expects an nn.Module"):
-        V.receptive_field([nn.Conv2d(1, 1, 3)])
+        probes.receptive_field([nn.Conv2d(1, 1, 3)])
 
 
 # Where the parameters, the compute and the memory go
@@ -117,7 +135,7 @@ def test_vgg16_pool5_sees_212_pixels_and_conv5_3_196():
 
 def test_layer_costs_add_up_to_the_models_params_and_macs():
     net = on_meta("D")
-    costs = V.layer_costs(net)
+    costs = lab.layer_costs(net)
     assert list(costs.columns) == ["layer", "block", "kind", "output", "params", "macs", "activations"]
     assert costs["params"].sum() == nets.count_params(net) == 138_357_544
     assert costs["macs"].sum() == nets.count_macs(net, (1, 3, 224, 224))
@@ -130,23 +148,23 @@ def test_layer_costs_add_up_to_the_models_params_and_macs():
 
 def test_layer_costs_count_the_batch_and_restore_the_training_mode():
     net = on_meta("A", batch_norm=True).train()
-    one, two = V.layer_costs(net, (1, 3, 64, 64)), V.layer_costs(net, (2, 3, 64, 64))
+    one, two = lab.layer_costs(net, (1, 3, 64, 64)), lab.layer_costs(net, (2, 3, 64, 64))
     assert net.training
     assert (two["macs"] == 2 * one["macs"]).all() and (two["activations"] == 2 * one["activations"]).all()
     assert "BatchNorm2d" in set(one["kind"])
     with pytest.raises(ValueError, match="four positive integers"):
-        V.layer_costs(net, (3, 64, 64))
+        lab.layer_costs(net, (3, 64, 64))
 
 
 def test_activation_memory_is_every_layer_output_in_float32():
     net = on_meta("D")
     conv1_1 = 64 * 224 * 224  # conv1_1 and relu1_1 each write this many values
-    costs = V.layer_costs(net)
+    costs = lab.layer_costs(net)
     assert costs["activations"].iloc[:2].tolist() == [conv1_1, conv1_1]
-    assert V.activation_memory(net) == 4 * costs["activations"].sum()
-    assert V.activation_memory(net, bytes_per_value=2) == 2 * costs["activations"].sum()
+    assert lab.activation_memory(net) == 4 * costs["activations"].sum()
+    assert lab.activation_memory(net, bytes_per_value=2) == 2 * costs["activations"].sum()
     # BatchNorm writes one more tensor per convolution: more memory, almost no parameters
-    assert V.activation_memory(on_meta("D", batch_norm=True)) > 1.3 * V.activation_memory(net)
+    assert lab.activation_memory(on_meta("D", batch_norm=True)) > 1.3 * lab.activation_memory(net)
 
 
 # Scale jitter
@@ -154,7 +172,7 @@ def test_activation_memory_is_every_layer_output_in_float32():
 
 def test_scale_jitter_rescales_the_shorter_side_to_s_and_crops_224():
     image = torch.rand(1, 3, 300, 450)
-    crops = V.scale_jitter(image, n=6, seed=1)
+    crops = lab.scale_jitter(image, n=6, seed=1)
     assert len(crops) == 6
     for c in crops:
         assert 256 <= c.scale <= 512
@@ -163,12 +181,12 @@ def test_scale_jitter_rescales_the_shorter_side_to_s_and_crops_224():
         assert c.crop.shape == (1, 3, 224, 224)
         torch.testing.assert_close(c.crop, c.rescaled[..., c.top : c.top + 224, c.left : c.left + 224])
     assert len({c.scale for c in crops}) > 1
-    again = V.scale_jitter(image, n=6, seed=1)
+    again = lab.scale_jitter(image, n=6, seed=1)
     assert [(c.scale, c.top, c.left) for c in again] == [(c.scale, c.top, c.left) for c in crops]
 
 
 def test_scale_jitter_checks_its_range():
     with pytest.raises(ValueError, match="crop <= S_min <= S_max"):
-        V.scale_jitter(torch.rand(1, 3, 64, 64), scale_range=(128, 512))
+        lab.scale_jitter(torch.rand(1, 3, 64, 64), scale_range=(128, 512))
     with pytest.raises(ValueError, match=r"\(1, 3, H, W\)"):
-        V.scale_jitter(torch.rand(3, 64, 64))
+        lab.scale_jitter(torch.rand(3, 64, 64))

@@ -138,7 +138,7 @@ def test_pretrained_refuses_what_the_weights_cannot_be():
 
 def test_from_torchvision_rejects_what_it_cannot_convert():
     with pytest.raises(TypeError, match="cannot convert a Linear"):
-        nets.pretrained.from_torchvision(nn.Linear(2, 2))
+        nets.zoo.from_torchvision(nn.Linear(2, 2))
 
 
 def test_make_divisible_matches_torchvision():
@@ -164,3 +164,53 @@ def test_check_input_size_messages():
         check_input_size(torch.zeros(1, 3, 40, 40), 63, "alexnet")
     with pytest.raises(ValueError, match=r"unsqueeze\(0\)"):
         check_input_size(torch.zeros(3, 64, 64), 63, "alexnet")
+
+
+TORCHVISION_WEIGHTS = [n for n in nets.list_models() if nets.registry.entry(n).source == "torchvision"]
+
+
+@pytest.mark.parametrize("name", TORCHVISION_WEIGHTS)
+def test_each_card_quotes_the_weights_build_would_load(name):
+    from torchvision.models import get_weight
+
+    c = card(name)
+    assert c.ref_weights == nets.registry.entry(name).weights
+    weights = get_weight(c.ref_weights.partition(":")[2])
+    meta = weights.meta
+    assert c.ref_top1 == meta["_metrics"]["ImageNet-1K"]["acc@1"], name
+    assert c.ref_top5 == meta["_metrics"]["ImageNet-1K"]["acc@5"], name
+    assert c.ref_params == meta["num_params"], name
+    assert c.ref_gmacs == pytest.approx(meta["_ops"], abs=5e-4), name
+    assert c.ref_crop == weights.transforms().crop_size[0], name
+    assert weights.name in c.ref_source
+
+
+def test_pretrained_loads_the_carded_weights_and_other_tags_on_request(monkeypatch):
+    from torchvision import models as tv
+
+    asked = []
+
+    def get_model(name, weights=None, **kwargs):
+        asked.append(str(weights))
+        raise urllib.error.URLError("offline")
+
+    monkeypatch.setattr(tv, "get_model", get_model)
+    for kwargs in ({"pretrained": True}, {"weights": "IMAGENET1K_V2"}):
+        with pytest.raises(RuntimeError, match="needs a network connection"):
+            nets.build("resnet50", **kwargs)
+    assert asked == ["ResNet50_Weights.IMAGENET1K_V1", "ResNet50_Weights.IMAGENET1K_V2"]
+    with pytest.raises(ValueError, match="has no 'IMAGENET1K_V9'; it has: IMAGENET1K_V1, IMAGENET1K_V2"):
+        nets.build("resnet50", weights="IMAGENET1K_V9")
+    with pytest.raises(ValueError, match="pretrained must be True or False"):
+        nets.build("resnet50", pretrained="no")
+
+
+def test_paper_table_names_each_papers_source():
+    table = nets.paper_table("resnet34")
+    text = repr(table)
+    assert "Table 3, 10-crop" in text and "IMAGENET1K_V1" in text
+    assert table.frame.loc["top-1 accuracy %", "paper"] == "75.48"
+    assert table.frame.loc["top-5 accuracy %", "paper"] == "92.54"
+    assert nets.card("inception_v3").paper_params_text == "< 25 M"
+    assert "Table 3" in nets.card("inception_v3").paper_source
+    assert nets.card("alexnet").paper.venue == "NIPS"

@@ -1,6 +1,6 @@
 """The showdown: every contender side by side, measured the same way.
 
-    >>> from nets import showdown
+    >>> from nets.lab import showdown
     >>> frame = showdown.compare()                   # params, MACs, CPU (and GPU) images/s, top-1/top-5
     >>> showdown.bubble_chart(frame)                 # top-1 against GMACs, bubble area = parameters
     >>> plan, entrants, skipped = showdown.race_plan(showdown.CONTENDERS)
@@ -24,8 +24,6 @@ import dataclasses
 import math
 import os
 import platform
-import re
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -36,10 +34,13 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from torch import nn
 
-from .cards import card
-from .registry import build, entry
-from .summary import count_macs, count_params
-from .train import History, Plan, fit, plan_budget
+from ..cards import card
+from ..checks import check_int
+from ..registry import entry
+from ..summary import count_macs, count_params
+from ..train import History, Plan, fit, plan_budget
+from ..zoo import build
+from . import probes
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -107,26 +108,11 @@ _CLASSES = 10  # Imagenette and the stand-in both have ten classes
 
 
 def label(name: str) -> str:
-    """The name a reader knows: ``"resnet50"`` -> ``"ResNet-50"``, ``"efficientnet_b7"`` -> ``"EfficientNet-B7"``."""
-    fixed = {
-        "alexnet": "AlexNet",
-        "alexnet2012": "AlexNet (2012 original)",
-        "googlenet": "GoogLeNet",
-        "inception_v3": "Inception-v3",
-        "inception_v4": "Inception-v4",
-        "inception_resnet_v2": "Inception-ResNet-v2",
-    }
-    if name in fixed:
-        return fixed[name]
-    for pattern, fmt in (
-        (r"vgg(\d+)(_bn)?", lambda m: f"VGG-{m[1]}" + ("-BN" if m[2] else "")),
-        (r"resnet(\d+)", lambda m: f"ResNet-{m[1]}"),
-        (r"efficientnet_b(\d)", lambda m: f"EfficientNet-B{m[1]}"),
-    ):
-        match = re.fullmatch(pattern, name)
-        if match:
-            return fmt(match)
-    return name
+    """The name a reader knows (the registry's display name): ``"resnet50"`` -> ``"ResNet-50"``."""
+    try:
+        return entry(name).display
+    except ValueError:
+        return name
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -162,34 +148,22 @@ def throughput(
     a busy core, and the measurement then says more about the neighbours than about the network.
     On a CUDA device it runs under float16 autocast with channels-last memory, as one would deploy it.
     """
-    if reps < 1 or batch < 1:
-        raise ValueError(f"reps and batch must be at least 1, got reps={reps}, batch={batch}")
+    check_int("reps", reps)
+    check_int("batch", batch)
     dev = torch.device(device)
     cuda = dev.type == "cuda"
-    was_training = model.training
-    model.eval().to(dev)
+    model.to(dev)
     x = torch.randn(batch, 3, size, size, device=dev)
     if cuda:
         model.to(memory_format=torch.channels_last)
         x = x.to(memory_format=torch.channels_last)
-    best = math.inf
-    saved_threads = torch.get_num_threads()
-    if threads is not None and not cuda:
-        torch.set_num_threads(threads)
-    try:
+
+    def forward() -> None:
         with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=cuda):
-            for rep in range(reps + 1):
-                if cuda:
-                    torch.cuda.synchronize(dev)
-                start = time.perf_counter()
-                model(x)
-                if cuda:
-                    torch.cuda.synchronize(dev)
-                if rep > 0:  # rep 0 is the warm-up: first-call allocations, cuDNN's algorithm search
-                    best = min(best, time.perf_counter() - start)
-    finally:
-        model.train(was_training)
-        torch.set_num_threads(saved_threads)
+            model(x)
+
+    with probes.eval_mode(model):  # warm-up: first-call allocations, cuDNN's algorithm search
+        best = probes.best_time(forward, repeats=reps, warmup=1, threads=None if cuda else threads)
     return batch / best
 
 
@@ -301,7 +275,7 @@ def accuracy_table(names: Sequence[str] = CONTENDERS) -> pd.DataFrame:
                 "model": label(c.name),
                 "paper top-1 %": c.paper_top1,
                 "paper top-5 %": c.paper_top5,
-                "how the paper measured": c.paper_eval,
+                "how the paper measured": f"{c.paper_source}; {c.paper_eval}",
                 "reference top-1 %": c.ref_top1,
                 "reference top-5 %": c.ref_top5,
                 "reference": f"{c.ref_source}, 1 crop of {c.ref_crop} px" if c.ref_source else None,

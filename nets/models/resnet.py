@@ -1,8 +1,8 @@
 """ResNet: He, Zhang, Ren, Sun, "Deep Residual Learning for Image Recognition", CVPR 2016 (arXiv 1512.03385).
 
 The idea in one line: a block learns a residual ``F(x)`` and outputs ``relu(F(x) + x)``, so a deeper
-network can always fall back to the identity. Look for ``out = out + identity`` in ``BasicBlock`` and
-``Bottleneck`` below; that addition is the whole paper.
+network can always fall back to the identity. Look for ``out = out + self.shortcut(identity)`` in
+``BasicBlock`` and ``Bottleneck`` below; that addition is the whole paper.
 
 The paper's Table 1 is ``LAYERS``: which block each depth uses and how many blocks each of the four
 stages (the paper's conv2_x ... conv5_x) stacks. Everything else is shared:
@@ -30,11 +30,10 @@ Options the book's ResNet chapter uses (every factory takes them as keywords):
 - ``zero_init_residual=True`` starts each block's last BatchNorm scale at zero, so every residual
   block begins as the identity (Goyal et al. 2017; torchvision's flag of the same name).
 
-``resnet(block, layers, ...)`` builds any depth (e.g. plain-18 vs ResNet-18, a ResNet-10, or the
-paper's CIFAR-10 nets with ``widths=(16, 32, 64)`` and ``stem="cifar"``); ``resnet18`` ... ``resnet152``
-are the registered ImageNet models. ``conv_gradient_norms`` measures how much gradient reaches each conv
-of a freshly initialised network (the book's ResNet chapter plots it, skips on and off).
-``from_torchvision`` at the bottom converts torchvision weights.
+``resnet(num_classes, block=..., layers=...)`` builds any depth (e.g. plain-18 vs ResNet-18, a ResNet-10,
+or the paper's CIFAR-10 nets with ``widths=(16, 32, 64)`` and ``stem="cifar"``); ``resnet18`` ...
+``resnet152`` are the registered ImageNet models. ``from_torchvision`` at the bottom converts torchvision
+weights. What the book's chapter measures on these networks lives in ``nets.lab.resnet``.
 """
 
 from __future__ import annotations
@@ -47,8 +46,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .layers import ConvBNAct, check_input_size
-from .registry import register
+from ..checks import check_bool, check_choice, check_int, check_ints
+from ..layers import ConvBNAct, check_input_size
+from ..registry import register
+from ..weights import copy_weights, expect_reference
 
 __all__ = [
     "LAYERS",
@@ -56,7 +57,6 @@ __all__ = [
     "Bottleneck",
     "ResNet",
     "ZeroPadShortcut",
-    "conv_gradient_norms",
     "from_torchvision",
     "resnet",
     "resnet18",
@@ -128,6 +128,7 @@ class BasicBlock(nn.Module):
         in_channels: int,
         width: int,
         stride: int = 1,
+        *,
         shortcut: Shortcut = "projection",
         residual: bool = True,
     ) -> None:
@@ -159,6 +160,7 @@ class Bottleneck(nn.Module):
         in_channels: int,
         width: int,
         stride: int = 1,
+        *,
         shortcut: Shortcut = "projection",
         residual: bool = True,
         stride_on: StrideOn = "3x3",
@@ -182,26 +184,6 @@ class Bottleneck(nn.Module):
         return self.relu(out)
 
 
-def _check_choice(option: str, value: object, choices: Sequence[str]) -> None:
-    if value not in choices:
-        raise ValueError(f"{option} must be one of {', '.join(map(repr, choices))}; got {value!r}")
-
-
-def _check_bool(option: str, value: object) -> None:
-    if not isinstance(value, bool):
-        raise ValueError(f"{option} must be True or False; got {value!r}")
-
-
-def _check_counts(option: str, values: object, example: str) -> list[int]:
-    ok = isinstance(values, Sequence) and not isinstance(values, str) and len(values) > 0
-    ok = ok and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values)
-    if not ok:
-        raise ValueError(
-            f"{option} must be a non-empty list of positive integers, e.g. {example}; got {values!r}"
-        )
-    return list(values)
-
-
 class ResNet(nn.Module):
     """A residual network: ``stem`` -> ``stages`` (conv2_x, conv3_x, ...) -> ``head``.
 
@@ -215,10 +197,10 @@ class ResNet(nn.Module):
 
     def __init__(
         self,
-        block: Block,
-        layers: Sequence[int],
         num_classes: int = 1000,
         *,
+        block: Block,
+        layers: Sequence[int],
         widths: Sequence[int] | None = None,
         stem: Stem = "imagenet",
         stride_on: StrideOn = "3x3",
@@ -227,8 +209,9 @@ class ResNet(nn.Module):
         zero_init_residual: bool = False,
     ) -> None:
         super().__init__()
-        _check_choice("block", block, ("basic", "bottleneck"))
-        layers = _check_counts("layers", layers, "[2, 2, 2, 2]")
+        check_int("num_classes", num_classes)
+        check_choice("block", block, ("basic", "bottleneck"))
+        layers = check_ints("layers", layers, example="[2, 2, 2, 2]")
         if widths is None:
             if len(layers) != len(WIDTHS):
                 raise ValueError(
@@ -236,21 +219,19 @@ class ResNet(nn.Module):
                     f"(the default {WIDTHS} is for the paper's four ImageNet stages)"
                 )
             widths = WIDTHS
-        widths = _check_counts("widths", widths, str(WIDTHS))
+        widths = check_ints("widths", widths, example=str(WIDTHS))
         if len(widths) != len(layers):
             raise ValueError(f"widths {widths} and layers {layers} must have one entry per stage each")
-        if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
-            raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
-        _check_choice("stem", stem, ("imagenet", "cifar"))
-        _check_choice("stride_on", stride_on, ("3x3", "1x1"))
+        check_choice("stem", stem, ("imagenet", "cifar"))
+        check_choice("stride_on", stride_on, ("3x3", "1x1"))
         if block == "basic" and stride_on != "3x3":
             raise ValueError(
                 "stride_on='1x1' only exists for bottleneck blocks (ResNet-50 and deeper); a basic block "
                 "has no 1x1 conv and always strides its first 3x3. Leave stride_on at '3x3'."
             )
-        _check_choice("shortcut", shortcut, ("projection", "identity", "all_projection"))
-        _check_bool("residual", residual)
-        _check_bool("zero_init_residual", zero_init_residual)
+        check_choice("shortcut", shortcut, ("projection", "identity", "all_projection"))
+        check_bool("residual", residual)
+        check_bool("zero_init_residual", zero_init_residual)
         if zero_init_residual and not residual:
             raise ValueError(
                 "zero_init_residual=True needs residual=True: without shortcuts, a zeroed last BatchNorm "
@@ -282,7 +263,9 @@ class ResNet(nn.Module):
             for position in range(count):
                 stride = 2 if index > 0 and position == 0 else 1  # first block of a later stage downsamples
                 options = {"stride_on": stride_on} if block == "bottleneck" else {}
-                blocks.append(block_class(in_channels, width, stride, shortcut, residual, **options))
+                blocks.append(
+                    block_class(in_channels, width, stride, shortcut=shortcut, residual=residual, **options)
+                )
                 in_channels = width * block_class.expansion
             stages[f"conv{index + 2}_x"] = nn.Sequential(*blocks)  # the paper's stage names
         self.stages = nn.Sequential(stages)
@@ -312,38 +295,22 @@ class ResNet(nn.Module):
                     nn.init.zeros_(module.expand.bn.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input_size(x, self.min_size, self.name)
+        check_input_size(x, self.min_size, self.name, model=self)
         return self.head(self.stages(self.stem(x)))
 
 
-def resnet(
-    block: Block,
-    layers: Sequence[int],
-    num_classes: int = 1000,
-    *,
-    widths: Sequence[int] | None = None,
-    stem: Stem = "imagenet",
-    stride_on: StrideOn = "3x3",
-    shortcut: Shortcut = "projection",
-    residual: bool = True,
-    zero_init_residual: bool = False,
-) -> ResNet:
-    """Any ResNet (or plain net) from a block type and blocks per stage: ``resnet("basic", [2, 2, 2, 2])``.
+def resnet(num_classes: int = 1000, *, block: Block, layers: Sequence[int], **options) -> ResNet:
+    """Any ResNet (or plain net) from a block type and blocks per stage; ``options`` are ``ResNet``'s.
 
-    ``resnet("basic", [3, 4, 6, 3], residual=False)`` is the paper's plain-34; the paper's CIFAR-10
-    ResNet-20 is ``resnet("basic", [3, 3, 3], 10, widths=(16, 32, 64), stem="cifar", shortcut="identity")``.
+    ``resnet(block="basic", layers=[3, 4, 6, 3], residual=False)`` is the paper's plain-34; the paper's
+    CIFAR-10 ResNet-20 is ``resnet(10, block="basic", layers=[3, 3, 3], widths=(16, 32, 64), stem="cifar",
+    shortcut="identity")``.
     """
-    return ResNet(
-        block,
-        layers,
-        num_classes,
-        widths=widths,
-        stem=stem,
-        stride_on=stride_on,
-        shortcut=shortcut,
-        residual=residual,
-        zero_init_residual=zero_init_residual,
-    )
+    return ResNet(num_classes, block=block, layers=layers, **options)
+
+
+# What every registered ResNet shares in the zoo: torchvision's weights, evaluated at 224x224.
+_ZOO = dict(family="resnet", convert="from_torchvision", default_size=224, min_size=MIN_SIZE)
 
 
 def _from_table(
@@ -354,11 +321,12 @@ def _from_table(
     residual: bool,
     zero_init_residual: bool,
 ) -> ResNet:
+    """The ImageNet ResNet of one row of Table 1 (``LAYERS[depth]``), with the factories' options."""
     block, layers = LAYERS[depth]
     return ResNet(
-        block,
-        layers,
         num_classes,
+        block=block,
+        layers=layers,
         stride_on=stride_on,
         shortcut=shortcut,
         residual=residual,
@@ -366,7 +334,7 @@ def _from_table(
     )
 
 
-@register("resnet18", family="resnet", default_size=224, min_size=MIN_SIZE)
+@register("resnet18", display="ResNet-18", weights="torchvision:ResNet18_Weights.IMAGENET1K_V1", **_ZOO)
 def resnet18(
     num_classes: int = 1000,
     *,
@@ -378,7 +346,7 @@ def resnet18(
     return _from_table(18, num_classes, "3x3", shortcut, residual, zero_init_residual)
 
 
-@register("resnet34", family="resnet", default_size=224, min_size=MIN_SIZE)
+@register("resnet34", display="ResNet-34", weights="torchvision:ResNet34_Weights.IMAGENET1K_V1", **_ZOO)
 def resnet34(
     num_classes: int = 1000,
     *,
@@ -390,7 +358,7 @@ def resnet34(
     return _from_table(34, num_classes, "3x3", shortcut, residual, zero_init_residual)
 
 
-@register("resnet50", family="resnet", default_size=224, min_size=MIN_SIZE)
+@register("resnet50", display="ResNet-50", weights="torchvision:ResNet50_Weights.IMAGENET1K_V1", **_ZOO)
 def resnet50(
     num_classes: int = 1000,
     *,
@@ -403,7 +371,7 @@ def resnet50(
     return _from_table(50, num_classes, stride_on, shortcut, residual, zero_init_residual)
 
 
-@register("resnet101", family="resnet", default_size=224, min_size=MIN_SIZE)
+@register("resnet101", display="ResNet-101", weights="torchvision:ResNet101_Weights.IMAGENET1K_V1", **_ZOO)
 def resnet101(
     num_classes: int = 1000,
     *,
@@ -416,7 +384,7 @@ def resnet101(
     return _from_table(101, num_classes, stride_on, shortcut, residual, zero_init_residual)
 
 
-@register("resnet152", family="resnet", default_size=224, min_size=MIN_SIZE)
+@register("resnet152", display="ResNet-152", weights="torchvision:ResNet152_Weights.IMAGENET1K_V1", **_ZOO)
 def resnet152(
     num_classes: int = 1000,
     *,
@@ -429,95 +397,11 @@ def resnet152(
     return _from_table(152, num_classes, stride_on, shortcut, residual, zero_init_residual)
 
 
-# Why the skips matter at initialisation: how much gradient reaches each layer
-
-
-def conv_gradient_norms(
-    model: nn.Module,
-    input_size: Sequence[int] = (4, 3, 64, 64),
-    *,
-    seed: int = 0,
-    shortcuts: bool = False,
-) -> dict[str, float]:
-    """The L2 norm of each conv weight's gradient after one backward pass, in forward order.
-
-    One random batch (normal pixels, random labels, both drawn from ``seed``) goes through ``model`` in
-    training mode (BatchNorm normalises with the batch's statistics, as in the first training step) and
-    the mean cross-entropy is backpropagated. The result maps each ``nn.Conv2d``'s name to the norm of
-    its weight gradient, in the order the forward pass reached the convs: the first entry is the stem,
-    the last the conv nearest the classifier. Convs inside a block's ``shortcut`` (projections) are left
-    out unless ``shortcuts=True``, so a ResNet and its plain twin list the same layers.
-
-    The model is left as it was: its gradients, BatchNorm running statistics and train/eval mode are
-    restored (it is run on the device of its parameters).
-    """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"conv_gradient_norms expects an nn.Module, got {type(model).__name__}")
-    size = tuple(input_size)
-    if len(size) != 4 or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in size):
-        raise ValueError(
-            f"input_size must be four positive integers (batch, channels, height, width), e.g. (4, 3, 64, 64); "
-            f"got {input_size!r}"
-        )
-    if size[0] < 2:
-        raise ValueError(
-            f"input_size needs a batch of at least 2 images (BatchNorm in training mode normalises over the "
-            f"batch); got {size[0]}"
-        )
-    convs = {
-        name: module
-        for name, module in model.named_modules()
-        if isinstance(module, nn.Conv2d) and (shortcuts or "shortcut" not in name.split("."))
-    }
-    if not convs:
-        raise ValueError(f"{type(model).__name__} has no nn.Conv2d layers to measure")
-    order: list[str] = []  # conv names as the forward pass reaches them (a conv run twice counts once)
-
-    def recorder(name: str):
-        def hook(*_) -> None:
-            if name not in order:
-                order.append(name)
-
-        return hook
-
-    handles = [module.register_forward_hook(recorder(name)) for name, module in convs.items()]
-    param = next(model.parameters())
-    generator = torch.Generator().manual_seed(seed)
-    x = torch.randn(size, generator=generator).to(param.device)
-    saved_grads = {p: p.grad for p in model.parameters()}
-    saved_buffers = {name: b.detach().clone() for name, b in model.named_buffers()}
-    was_training = model.training
-    model.train()
-    try:
-        for p in model.parameters():
-            p.grad = None
-        logits = model(x)
-        logits = logits[0] if isinstance(logits, (tuple, list)) else logits
-        y = torch.randint(0, logits.shape[1], (size[0],), generator=generator).to(param.device)
-        F.cross_entropy(logits, y).backward()
-        norms = {
-            name: float(convs[name].weight.grad.norm()) if convs[name].weight.grad is not None else 0.0
-            for name in order
-        }
-    finally:
-        for handle in handles:
-            handle.remove()
-        model.train(was_training)
-        for p, grad in saved_grads.items():
-            p.grad = grad
-        buffers = dict(model.named_buffers())
-        with torch.no_grad():
-            for name, value in saved_buffers.items():
-                buffers[name].copy_(value)
-    return norms
-
-
 # Loading reference weights
 # torchvision names the same layers conv1/bn1, layer1..layer4, conv1/bn1/conv2/bn2(/conv3/bn3),
-# downsample.0/.1 and fc. The map below pairs each of our conv/BN/linear modules with its torchvision
-# twin by name; every tensor is copied after checking its shape, and every conv's stride, padding,
-# dilation and groups and every BatchNorm's eps are compared, so a torchvision variant we do not build
-# (ResNeXt, Wide ResNet, dilated stages) is refused instead of copied into a network that differs.
+# downsample.0/.1 and fc. The key map pairs each of our conv/BN/linear modules with its torchvision
+# twin; nets.weights.copy_weights checks every pair (kind, stride, padding, dilation, groups, eps, shapes)
+# so a torchvision variant we do not build (ResNeXt, Wide ResNet, dilated stages) is refused.
 
 
 def _torchvision_pairs(model: ResNet) -> list[tuple[str, str]]:
@@ -531,11 +415,8 @@ def _torchvision_pairs(model: ResNet) -> list[tuple[str, str]]:
         for position, block in enumerate(stage):
             ours, theirs = f"stages.{stage_name}.{position}", f"layer{index + 1}.{position}"
             for name, number in convs:
-                pairs += [
-                    (f"{ours}.{name}.conv", f"{theirs}.conv{number}"),
-                    (f"{ours}.{name}.bn", f"{theirs}.bn{number}"),
-                ]
-            if isinstance(block.shortcut, ConvBNAct):
+                pairs += [(f"{ours}.{name}.{part}", f"{theirs}.{part}{number}") for part in ("conv", "bn")]
+            if isinstance(block.shortcut, ConvBNAct):  # a projection: torchvision's downsample
                 pairs += [
                     (f"{ours}.shortcut.conv", f"{theirs}.downsample.0"),
                     (f"{ours}.shortcut.bn", f"{theirs}.downsample.1"),
@@ -544,69 +425,27 @@ def _torchvision_pairs(model: ResNet) -> list[tuple[str, str]]:
     return pairs
 
 
-def _check_same_layer(our_name: str, ours: nn.Module, their_name: str, theirs: nn.Module) -> None:
-    """Refuse a torchvision layer that computes something else than ours even where the shapes agree."""
-    attrs = ("stride", "padding", "dilation", "groups") if isinstance(ours, nn.Conv2d) else ()
-    attrs += ("eps",) if isinstance(ours, nn.BatchNorm2d) else ()
-    for attr in attrs:
-        if getattr(ours, attr) != getattr(theirs, attr):
-            raise ValueError(
-                f"torchvision {their_name} has {attr}={getattr(theirs, attr)} where our {our_name} has "
-                f"{getattr(ours, attr)}: not a plain ResNet (ResNeXt? dilated stages?); cannot convert"
-            )
-
-
 def from_torchvision(tv_model: nn.Module) -> ResNet:
     """The ``nets`` ResNet equal to a torchvision ``resnet18/34/50/101/152`` instance, weights copied.
 
-    Works for any ``num_classes`` and either ``zero_init_residual``; raises ``ValueError`` for a model
-    that is not one of those five (ResNeXt, Wide ResNet, dilated or otherwise customised ResNets).
+    Works for any ``num_classes`` and either ``zero_init_residual``. Raises ``NotThisReference`` (a
+    ``TypeError``) for a model that is not a torchvision ResNet, and ``ValueError`` for a ResNet other
+    than those five (ResNeXt, Wide ResNet, dilated or otherwise customised ResNets).
     """
     from torchvision.models import resnet as tv_resnet
 
-    if not isinstance(tv_model, tv_resnet.ResNet):
-        raise ValueError(
-            f"from_torchvision expects a torchvision ResNet (e.g. torchvision.models.resnet50()); "
-            f"got {type(tv_model).__name__}"
-        )
-    first_block = tv_model.layer1[0]
-    if isinstance(first_block, tv_resnet.BasicBlock):
-        block: Block = "basic"
-    elif isinstance(first_block, tv_resnet.Bottleneck):
-        block = "bottleneck"
-    else:
-        raise ValueError(f"unknown torchvision ResNet block {type(first_block).__name__}; cannot convert")
+    expect_reference(tv_model, tv_resnet.ResNet, "a torchvision ResNet (e.g. torchvision.models.resnet50())")
+    kinds = {tv_resnet.BasicBlock: "basic", tv_resnet.Bottleneck: "bottleneck"}
+    block = kinds.get(type(tv_model.layer1[0]))
     layers = [len(getattr(tv_model, f"layer{i}")) for i in range(1, 5)]
     if (block, layers) not in LAYERS.values():
         raise ValueError(
-            f"torchvision ResNet with {block} blocks {layers} is not resnet18/34/50/101/152; cannot convert"
+            f"torchvision ResNet with {block or type(tv_model.layer1[0]).__name__} blocks {layers} is not "
+            "resnet18/34/50/101/152; cannot convert"
         )
-    model = ResNet(block, layers, tv_model.fc.out_features)
-
-    ours = dict(model.named_modules())
-    theirs = dict(tv_model.named_modules())
-    pairs = _torchvision_pairs(model)
-    state: dict[str, torch.Tensor] = {}
-    their_state = tv_model.state_dict()
-    for our_name, their_name in pairs:
-        our_module, their_module = ours[our_name], theirs.get(their_name)
-        if their_module is None or type(their_module) is not type(our_module):
-            raise ValueError(
-                f"torchvision model has no {type(our_module).__name__} {their_name!r}; cannot convert"
-            )
-        _check_same_layer(our_name, our_module, their_name, their_module)
-        for key, tensor in our_module.state_dict().items():
-            source = their_state[f"{their_name}.{key}"]
-            if source.shape != tensor.shape:
-                raise ValueError(
-                    f"shape mismatch: torchvision {their_name}.{key} is {tuple(source.shape)}, ours "
-                    f"{our_name}.{key} is {tuple(tensor.shape)} (Wide ResNet or ResNeXt?); cannot convert"
-                )
-            state[f"{our_name}.{key}"] = source
-    unused = set(their_state) - {f"{t}.{k}" for o, t in pairs for k in ours[o].state_dict()}
-    if unused:
+    if tv_model.dilation != 1:  # replace_stride_with_dilation: stages that dilate instead of striding
         raise ValueError(
-            f"torchvision tensors with no counterpart here: {sorted(unused)[:5]}; cannot convert"
+            "torchvision ResNet with dilated stages is not resnet18/34/50/101/152; cannot convert"
         )
-    model.load_state_dict(state, strict=True)  # strict: every one of our tensors was filled
-    return model
+    model = ResNet(tv_model.fc.out_features, block=block, layers=layers)
+    return copy_weights(model, tv_model, _torchvision_pairs(model))

@@ -1,0 +1,289 @@
+"""What the AlexNet chapter measures: the layer arithmetic, Figure 1's experiment, LRN, the augmentation.
+
+- :func:`layer_arithmetic`: ``alexnet2012``'s output sizes, receptive fields, parameters and MACs from
+  its table (``nets.models.alexnet.ALEXNET_2012``), with "what if conv1 were ..." as an option;
+  :func:`map_sides` measures the same map sizes on a built model.
+- :class:`Figure1Net` and :func:`flat_fraction`: the paper's Figure 1 (ReLU against tanh on CIFAR-10)
+  and where each activation stops passing gradient.
+- :func:`lrn_divisor`: what local response normalisation divides each activation by.
+- :func:`random_crop_flip`, :func:`rgb_pca`, :func:`pca_colour_jitter`: the paper's Section 4.1.
+- :func:`he_init_`: He et al.'s initialisation, with which the chapter trains ``alexnet2012``.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..checks import check_choice, check_float, check_int
+from ..layers import check_input_size, local_response_norm
+from ..models.alexnet import ACTIVATIONS, ALEXNET_2012, FC_WIDTH, POOL_OUTPUT, check_groups
+from .probes import grow_field, record
+
+__all__ = [
+    "Figure1Net",
+    "flat_fraction",
+    "he_init_",
+    "layer_arithmetic",
+    "lrn_divisor",
+    "map_sides",
+    "pca_colour_jitter",
+    "random_crop_flip",
+    "rgb_pca",
+]
+
+
+def layer_arithmetic(
+    input_size: int = 227,
+    *,
+    conv1: tuple[int, int, int] | None = None,
+    overlapping_pool: bool = True,
+    groups: int = 2,
+    num_classes: int = 1000,
+):
+    """``alexnet2012``'s layers by arithmetic: output size, receptive field, parameters and MACs of each.
+
+    A pandas DataFrame with one row per convolution, max-pool and fully-connected layer (LRN and the
+    activations change no shape and have no weights): ``layer``, ``kernel``, ``stride``, ``channels``,
+    ``size`` (the side of the square output map), ``receptive_field`` (input pixels one output unit
+    sees; the FC layers see the whole image), ``params`` and ``macs`` (multiply-accumulates for one
+    image). Every column but ``layer`` holds integers: ``int64``, or pandas' nullable ``Int64`` where
+    a row has no value (``kernel``, ``stride`` and ``receptive_field`` of the FC layers), so a table
+    shows 55, never 55.0. ``conv1=(kernel, stride, padding)`` replaces conv1's 11, 4, 0 to ask "what if". When conv5's
+    maps are not 6x6, a row for the model's adaptive average pool (not in the paper) resizes them for fc6.
+    The numbers equal those of the built model (its hooks, ``count_params`` and ``count_macs``).
+    """
+    import pandas as pd
+
+    check_int("input_size", input_size)
+    check_int("num_classes", num_classes)
+    table = list(ALEXNET_2012)
+    if conv1 is not None:
+        if not isinstance(conv1, (tuple, list)) or len(conv1) != 3:
+            raise ValueError(f"conv1 must be (kernel, stride, padding) as three integers, got {conv1!r}")
+        kernel, stride, padding = conv1
+        check_int("conv1's kernel", kernel)
+        check_int("conv1's stride", stride)
+        check_int("conv1's padding", padding, minimum=0)
+        table[0] = table[0]._replace(kernel_size=kernel, stride=stride, padding=padding)
+    check_groups(groups, table)
+    pool_kernel = 3 if overlapping_pool else 2
+    rows = []
+    channels, size, field, jump = 3, input_size, 1, 1  # jump: input pixels between neighbouring units
+
+    def add(layer, kernel, stride, params, macs, rf=None):
+        rows.append({"layer": layer, "kernel": kernel, "stride": stride, "channels": channels, "size": size,
+                     "receptive_field": rf, "params": params, "macs": macs})  # fmt: skip
+
+    for i, row in enumerate(table, start=1):
+        size = (size + 2 * row.padding - row.kernel_size) // row.stride + 1
+        if size < 1:
+            raise ValueError(
+                f"an input of {input_size} px is too small: {row.name} ({row.kernel_size}x{row.kernel_size}, "
+                f"stride {row.stride}) has no output left"
+            )
+        fan_in = channels // (groups if row.two_towers else 1) * row.kernel_size**2
+        channels = row.out_channels
+        field, jump = grow_field(field, jump, row.kernel_size, row.stride)
+        add(
+            row.name,
+            row.kernel_size,
+            row.stride,
+            channels * fan_in + channels,
+            channels * size**2 * fan_in,
+            field,
+        )
+        if row.pool:
+            if size < pool_kernel:
+                raise ValueError(
+                    f"an input of {input_size} px is too small: {row.name}'s {size}x{size} maps are smaller "
+                    f"than pool{i}'s {pool_kernel}x{pool_kernel} window"
+                )
+            size = (size - pool_kernel) // 2 + 1
+            field, jump = grow_field(field, jump, pool_kernel, 2)
+            add(f"pool{i}", pool_kernel, 2, 0, 0, field)
+    if size != POOL_OUTPUT:
+        size = POOL_OUTPUT
+        add("avgpool", None, None, 0, 0)
+    features = channels * POOL_OUTPUT**2
+    for name, width in (("fc6", FC_WIDTH), ("fc7", FC_WIDTH), ("fc8", num_classes)):
+        channels, size = width, 1
+        add(name, None, None, features * width + width, features * width)
+        features = width
+    frame = pd.DataFrame(rows)
+    return frame.astype({**dict.fromkeys(_WHOLE, "int64"), **dict.fromkeys(_GAPPED, "Int64")})
+
+
+_WHOLE = ("channels", "size", "params", "macs")  # a value in every row
+_GAPPED = ("kernel", "stride", "receptive_field")  # none for the FC layers (and the adaptive pool)
+
+
+def map_sides(model: nn.Module, input_size: int = 227):
+    """The side of every convolution's and max-pool's output map in ``model.features``, measured.
+
+    Runs one ``input_size`` x ``input_size`` image through ``model`` (on its device, the meta device
+    included, where only shapes are computed) with forward hooks (``nets.lab.probes.record``). Returns
+    a pandas Series of ``int64`` named by layer (``conv1``, ``pool1``...), in forward order: the ``size``
+    column of ``layer_arithmetic`` for the same model, measured instead of computed.
+    """
+    import pandas as pd
+
+    check_int("input_size", input_size)
+    features = getattr(model, "features", None)
+    if not isinstance(features, nn.Module):
+        raise TypeError(f"map_sides expects an AlexNet with a .features part, got {type(model).__name__}")
+    watched = {name: m for name, m in features.named_children() if isinstance(m, (nn.Conv2d, nn.MaxPool2d))}
+    side = lambda _module, _inputs, output: output.shape[-1]  # noqa: E731
+    shapes = record(model, torch.zeros(1, 3, input_size, input_size), watched, capture=side)
+    return pd.Series(shapes, dtype="int64", name="map side")
+
+
+class Figure1Net(nn.Module):
+    """A small four-layer CNN for the experiment of the paper's Figure 1: ReLU against tanh.
+
+    The paper trains "a four-layer convolutional neural network" on CIFAR-10 (32x32 images) with each
+    activation and reports that the ReLU network reached 25% training error six times faster; it does
+    not list the layers. This one has the usual shape of the CIFAR-10 networks of the time: three 5x5
+    convolutions (32, 32 and 64 channels, padding 2), each followed by the activation and a 3x3 max-pool
+    with stride 2, then one fully-connected layer. It has 85,098 parameters for 10 classes (CIFAR-10's
+    count, hence the default). Any input of at least 15 px works: the last maps are average-pooled to 3x3.
+    """
+
+    def __init__(self, num_classes: int = 10, *, activation: str = "relu") -> None:
+        super().__init__()
+        check_int("num_classes", num_classes)
+        check_choice("activation", activation, tuple(ACTIVATIONS))
+        self.name = f"figure1_net ({activation})"
+        self.min_size = 15
+        layers: OrderedDict[str, nn.Module] = OrderedDict()
+        for i, (c_in, c_out) in enumerate(((3, 32), (32, 32), (32, 64)), start=1):
+            layers[f"conv{i}"] = nn.Conv2d(c_in, c_out, 5, padding=2)
+            layers[f"act{i}"] = ACTIVATIONS[activation]()
+            layers[f"pool{i}"] = nn.MaxPool2d(3, stride=2)
+        self.features = nn.Sequential(layers)
+        self.avgpool = nn.AdaptiveAvgPool2d(3)
+        self.classifier = nn.Linear(64 * 3 * 3, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_input_size(x, self.min_size, "Figure1Net", model=self)
+        return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
+
+
+def flat_fraction(model: nn.Module, x: torch.Tensor, slope: float = 0.1) -> dict[str, float]:
+    """For each ReLU or tanh layer of ``model``, the fraction of its units whose gradient is below ``slope``.
+
+    That is where learning stalls: a ReLU passes no gradient where its input is negative, a tanh passes
+    ``1 - tanh(z)**2``, below 0.1 once ``|z| > 1.82`` (its saturated tails). Runs ``model`` once on ``x``
+    with ``nets.lab.probes.record`` (eval mode, its mode restored); keys are the activation modules'
+    names, in forward order.
+    """
+    check_float("slope", slope, low=0.0, high=1.0, low_open=True)
+    if not any(isinstance(m, (nn.ReLU, nn.Tanh)) for m in model.modules()):
+        raise ValueError(f"{type(model).__name__} has no nn.ReLU or nn.Tanh layers to measure")
+
+    def flat(module: nn.Module, _inputs, output: torch.Tensor) -> float:
+        grad = (output > 0).float() if isinstance(module, nn.ReLU) else 1 - output.pow(2)
+        return (grad < slope).float().mean().item()
+
+    return record(model, x, lambda _name, m: isinstance(m, (nn.ReLU, nn.Tanh)), capture=flat)
+
+
+def he_init_(model: nn.Module, nonlinearity: str = "relu") -> nn.Module:
+    """He et al.'s initialisation (2015), in place: every conv and linear weight ~ N(0, 2 / fan_in), biases 0.
+
+    It keeps the size of the signal roughly constant from layer to layer in a ReLU network without
+    BatchNorm (``alexnet2012``'s LRN divides by a near-constant at this scale), where PyTorch's default (uniform, std 1 / sqrt(3 fan_in)) divides its variance
+    by about six at every ReLU layer, so a freshly built AlexNet's logits start near zero. ``nonlinearity``
+    sets the gain (``"relu"``: sqrt(2), ``"tanh"``: 5/3, ``"linear"``: 1); any model works, not only AlexNet.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"he_init_ expects an nn.Module, got {type(model).__name__}")
+    for module in model.modules():
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity=nonlinearity)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+    return model
+
+
+def lrn_divisor(x: torch.Tensor, lrn: nn.LocalResponseNorm | None = None) -> torch.Tensor:
+    """What local response normalisation divides each activation by: ``lrn(x) == x / lrn_divisor(x)``.
+
+    ``(k + alpha / n * sum of x**2 over the n channels around c) ** beta`` at every position, with the
+    channels beyond the first and last counted as zeros (PyTorch's and Caffe's convention; the paper's
+    formula has ``alpha`` without the ``/ n``). ``lrn`` defaults to the paper's (Section 3.3: n=5, k=2,
+    alpha=1e-4, beta=0.75), the one ``alexnet2012`` uses, so the divisor is never below ``k ** beta`` =
+    1.68. Caffe's ``bvlc_alexnet`` leaves k at Caffe's default of 1: pass
+    ``nn.LocalResponseNorm(5, 1e-4, 0.75, k=1.0)`` to see its divisor.
+    """
+    lrn = local_response_norm() if lrn is None else lrn
+    if x.ndim < 3:
+        raise ValueError(f"x must be shaped (N, C, ...) with channels second, got shape {tuple(x.shape)}")
+    n = lrn.size
+    squares = x.pow(2).unsqueeze(1).flatten(3)  # (N, 1, C, positions)
+    squares = F.pad(squares, (0, 0, n // 2, (n - 1) // 2))
+    sums = F.avg_pool2d(squares, (n, 1), stride=1).squeeze(1) * n
+    return (lrn.k + lrn.alpha / n * sums).pow(lrn.beta).view_as(x)
+
+
+def random_crop_flip(
+    image: torch.Tensor, crop: int = 224, *, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, tuple[int, int, bool]]:
+    """The paper's Section 4.1 augmentation: a random ``crop`` x ``crop`` patch, mirrored half the time.
+
+    ``image`` is (C, H, W); returns the patch and where it came from, ``(top, left, flipped)``. A 256 x 256
+    image has (256 - 224 + 1) ** 2 positions for a 224 patch, and each comes mirrored or not.
+    """
+    if image.ndim != 3:
+        raise ValueError(f"image must be shaped (C, H, W), got {tuple(image.shape)}")
+    height, width = image.shape[-2:]
+    if not 1 <= crop <= min(height, width):
+        raise ValueError(
+            f"crop must be between 1 and the image's shorter side ({min(height, width)}), got {crop}"
+        )
+    top = int(torch.randint(height - crop + 1, (), generator=generator))
+    left = int(torch.randint(width - crop + 1, (), generator=generator))
+    flipped = bool(torch.rand((), generator=generator) < 0.5)
+    patch = image[:, top : top + crop, left : left + crop]
+    return (patch.flip(-1) if flipped else patch), (top, left, flipped)
+
+
+def rgb_pca(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Principal components of the RGB values of every pixel in ``images`` ((3, H, W) or (N, 3, H, W)).
+
+    Returns ``(stds, vectors)``: the pixels' standard deviation along each component, largest first
+    (the square roots of the covariance's eigenvalues), and the components as the columns of ``vectors``.
+    The paper computed them over all of ImageNet's training pixels; any set of images works here.
+    """
+    if images.ndim not in (3, 4) or images.shape[-3] != 3:
+        raise ValueError(f"images must be shaped (3, H, W) or (N, 3, H, W), got {tuple(images.shape)}")
+    pixels = images.movedim(-3, -1).reshape(-1, 3).double()
+    values, vectors = torch.linalg.eigh(torch.cov(pixels.T))
+    order = values.argsort(descending=True)
+    return values[order].clamp_min(0).sqrt().to(images.dtype), vectors[:, order].to(images.dtype)
+
+
+def pca_colour_jitter(
+    image: torch.Tensor,
+    stds: torch.Tensor,
+    vectors: torch.Tensor,
+    sigma: float = 0.1,
+    *,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The paper's "fancy PCA" colour augmentation: one random colour shift for the whole (3, H, W) image.
+
+    Adds ``vectors @ (alpha * stds)`` to every pixel, ``alpha ~ N(0, sigma)`` drawn once per image and
+    component (the paper: sigma = 0.1). ``stds, vectors`` come from ``rgb_pca``. The paper's text scales
+    by the eigenvalues; it does not say on what pixel scale, and on pixels in [0, 1] eigenvalues would
+    give invisible shifts, so we scale by their square roots, the spread along each component.
+    Returns the shifted image and the RGB shift that was added.
+    """
+    if image.ndim != 3 or image.shape[0] != 3:
+        raise ValueError(f"image must be shaped (3, H, W), got {tuple(image.shape)}")
+    alpha = torch.randn(3, generator=generator, dtype=stds.dtype) * sigma
+    shift = vectors @ (alpha * stds)
+    return image + shift.view(3, 1, 1).to(image.dtype), shift
