@@ -10,7 +10,10 @@ files; nothing below it imports it.
 
 from __future__ import annotations
 
+import os
+import socket
 import urllib.error
+import urllib.parse
 
 from torch import nn
 
@@ -94,6 +97,27 @@ def _offline_error(name: str, source: str, err: BaseException) -> RuntimeError:
     )
 
 
+def _hub_unreachable(timm_name: str, timeout: float = 5.0) -> OSError | None:
+    """Why the Hugging Face hub cannot be reached for ``timm_name``'s weights (None: cached, or reachable)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        repo = f"timm/{timm_name}"
+        if any(
+            isinstance(try_to_load_from_cache(repo, f), str)
+            for f in ("model.safetensors", "pytorch_model.bin")
+        ):
+            return None
+    except ImportError:
+        pass
+    host = urllib.parse.urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+    except OSError as err:
+        return err
+    return None
+
+
 def _reference(e: ModelEntry, flags: dict, tag: str | None) -> nn.Module:
     source, _, weights = e.weights.partition(":")
     if source == "timm":
@@ -103,6 +127,9 @@ def _reference(e: ModelEntry, flags: dict, tag: str | None) -> nn.Module:
             raise RuntimeError(
                 f"the {e.name} weights come from timm, which is not installed: pip install timm"
             ) from err
+        offline = _hub_unreachable(weights)
+        if offline is not None:  # fail now: huggingface_hub would retry for about a minute first
+            raise _offline_error(e.name, "the Hugging Face hub (timm)", offline)
         try:
             return timm.create_model(weights, pretrained=True)
         except (OSError, urllib.error.URLError) as err:  # requests/huggingface_hub errors are OSErrors

@@ -214,3 +214,19 @@ def test_paper_table_names_each_papers_source():
     assert nets.card("inception_v3").paper_params_text == "< 25 M"
     assert "Table 3" in nets.card("inception_v3").paper_source
     assert nets.card("alexnet").paper.venue == "NIPS"
+
+
+def test_timm_weights_offline_fail_at_once_not_after_a_minute_of_retries(monkeypatch):
+    pytest.importorskip("timm")
+    import socket
+    import time
+
+    def no_network(*args, **kwargs):
+        raise socket.gaierror(-2, "Name or service not known")
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    start = time.perf_counter()
+    with pytest.raises(RuntimeError, match="needs a network connection") as err:
+        nets.build("inception_v4", pretrained=True)
+    assert time.perf_counter() - start < 5
+    assert "Hugging Face" in str(err.value) and "nets.build('inception_v4')" in str(err.value)
