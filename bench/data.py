@@ -1,6 +1,7 @@
 """Benchmark: the decode-once tensor cache vs torchvision's ImageFolder + PIL pipeline (not a test).
 
     .venv/bin/python bench/data.py [--per-class 100] [--epochs 3] [--batch-size 128]
+    .venv/bin/python bench/data.py --fashion 64 144      # Fashion-MNIST cache build times only
 
 On one generated 160 px Imagenette-like tree (realistic ~160 x 213 JPEGs, made by
 tests/imagenette_fixture.py in a temp folder) it measures images per second of
@@ -16,6 +17,10 @@ tests/imagenette_fixture.py in a temp folder) it measures images per second of
 
 It prints a table and the ratios (targets: (1) >= 10x the baseline, (2) > 1x). The one-off decode that
 builds the cache is timed and printed separately: it is paid once, on the first run.
+
+``--fashion R ...`` instead times building the Fashion-MNIST tensor cache (70,000 images, both splits)
+at each resolution R from Debian's ``dataset-fashion-mnist`` files, in a temp folder: the first
+resolution includes decompressing the raw files, and each is timed again when it only memory-maps.
 """
 
 from __future__ import annotations
@@ -77,13 +82,42 @@ def torchvision_loader(train_dir: Path, batch_size: int, workers: int):
     return lambda epoch: iter(loader)
 
 
+def fashion_build_times(resolutions: list[int]) -> None:
+    """Time ``load("fashion-mnist")`` from Debian's files: first build of each resolution, then a reopen."""
+    from nets.data import fashion
+
+    if not fashion.DEBIAN_DIR.is_dir():
+        sys.exit(f"{fashion.DEBIAN_DIR} is missing: apt-get install {fashion.DEBIAN_PACKAGE}")
+    with tempfile.TemporaryDirectory(prefix="nets-bench-fashion-") as tmp:
+        for resolution in resolutions:
+            start = time.perf_counter()
+            data = nd.load("fashion-mnist", root=tmp, resolution=resolution, progress=False)
+            build = time.perf_counter() - start
+            start = time.perf_counter()
+            nd.load("fashion-mnist", root=tmp, resolution=resolution, progress=False)
+            reopen = time.perf_counter() - start
+            n = len(data.train) + len(data.val)
+            size = sum(f.stat().st_size for f in Path(tmp, "tensor-cache").glob(f"*-r{resolution}.npy"))
+            print(
+                f"Fashion-MNIST at {resolution} px: build {build:.1f} s ({n / build:,.0f} images/s), "
+                f"reopen {reopen:.2f} s, cache {size / 2**20:,.0f} MiB"
+            )
+    print(f"CPU threads: torch {torch.get_num_threads()}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--per-class", type=int, default=100, help="training images per class")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers for the baseline")
+    parser.add_argument(
+        "--fashion", type=int, nargs="+", metavar="R", help="only time Fashion-MNIST cache builds"
+    )
     args = parser.parse_args()
+    if args.fashion:
+        fashion_build_times(args.fashion)
+        return
 
     with tempfile.TemporaryDirectory(prefix="nets-bench-data-") as tmp:
         root = Path(tmp)

@@ -25,6 +25,7 @@ It prints each arm's validation top-1, and the ratio fit / plain. Budgets:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 import sys
@@ -100,8 +101,8 @@ def main(argv=None) -> None:
         key, _, value = item.partition("=")
         options[key] = ast.literal_eval(value)
     data = load("fashion-mnist", resolution=64, progress=False)
-    data = type(data)(**{**data.__dict__, "train": balanced_subset(data.train, TRAIN_PER_CLASS, seed=0),
-                         "val": balanced_subset(data.val, VAL_PER_CLASS, seed=0)})  # fmt: skip
+    data = dataclasses.replace(data, train=balanced_subset(data.train, TRAIN_PER_CLASS, seed=0),
+                               val=balanced_subset(data.val, VAL_PER_CLASS, seed=0))  # fmt: skip
     print(f"data: {data.source}, {len(data.train)} train / {len(data.val)} val images; "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads, load {os.getloadavg()[0]:.1f}")  # fmt: skip
     print(f"fit options: {options or 'defaults'}")
@@ -115,7 +116,9 @@ def main(argv=None) -> None:
             state = {k: v.clone() for k, v in start.state_dict().items()}
             lr = 0.2 * batch / 128  # fit's default peak lr for SGD, given to the plain loop too
             t0 = time.perf_counter()
-            plain = plain_loop(start, data, epochs=epochs, image_size=size, batch_size=batch, lr=lr, seed=args.seed)
+            plain = plain_loop(
+                start, data, epochs=epochs, image_size=size, batch_size=batch, lr=lr, seed=args.seed
+            )
             t1 = time.perf_counter()
             model = nets.build(name, len(data.classes))
             model.load_state_dict(state)

@@ -1,11 +1,15 @@
-"""Files written so that nothing half-written is ever taken for a complete one.
+"""Files written so that nothing half-written is ever taken for a complete one, and a full disk says so.
 
-:func:`atomic_write` writes to a temp file beside the target (named after the writing process), flushes
-it to disk and renames it over the target: a reader sees the old file or the new one, never a mix. A
-full disk raises ``OSError(ENOSPC)`` saying so, with the temp file removed and the old file kept.
-:func:`remove_stale_temps` deletes the temp files that processes which died mid-write (``kill -9``, a
-crash, a full disk) left behind. Checkpoints, metrics, the tensor cache's manifests and the book
-build's downloads all use these. This module imports nothing of ``nets``.
+- :func:`atomic_write` / :func:`atomic_write_text` write to a temp file beside the target (named after
+  the writing process), flush it to disk and rename it over the target: a reader sees the old file or
+  the new one, never a mix. A full disk raises :class:`DiskSpaceError` naming the file, the size
+  needed and what is free, with the temp file removed and the old file kept.
+- :func:`check_free_space` refuses to start a large write that cannot fit.
+- :func:`remove_stale` deletes the temp files that processes which died mid-write (``kill -9``, a
+  crash, a full disk) left behind; a live process's files are never touched.
+
+Checkpoints and metrics (``nets.train``) and the data caches (``nets.data``) all use these. This module
+imports nothing of ``nets``.
 """
 
 from __future__ import annotations
@@ -14,11 +18,59 @@ import errno
 import os
 import re
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["atomic_write", "disk_full_error", "pid_alive", "remove_stale_temps", "temp_path"]
+__all__ = [
+    "DiskSpaceError",
+    "atomic_write",
+    "atomic_write_text",
+    "check_free_space",
+    "human_bytes",
+    "pid_alive",
+    "remove_stale",
+    "temp_path",
+]
 
-_TEMP = re.compile(r"\.(?P<name>.+)\.(?P<pid>\d+)\.tmp")
+SPACE_MARGIN = 8 << 20  # bytes kept free beyond what a write needs (headers, manifests, other writers)
+
+
+class DiskSpaceError(OSError):
+    """Not enough disk space for a write; the message says where, how much, and what to do."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(errno.ENOSPC, message)
+
+    def __str__(self) -> str:
+        return self.strerror
+
+
+def human_bytes(n: float) -> str:
+    """1536 -> "1.5 KiB": sizes in messages."""
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{int(n)} bytes" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")
+
+
+def _free(folder: Path) -> int | None:
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:  # cannot tell (an odd file system): the write itself will say
+        return None
+
+
+def check_free_space(folder: Path, needed: int, what: str, *, what_to_do: str = "free some space") -> None:
+    """Raise :class:`DiskSpaceError` unless ``folder``'s file system has ``needed`` bytes (plus a margin) free."""
+    free = _free(Path(folder))
+    if free is not None and free < needed + SPACE_MARGIN:
+        raise DiskSpaceError(
+            f"not enough disk space for {what} in {folder}: it needs {human_bytes(needed)}, "
+            f"{human_bytes(free)} is free. {what_to_do[:1].upper()}{what_to_do[1:]}."
+        )
 
 
 def temp_path(path: Path) -> Path:
@@ -26,50 +78,10 @@ def temp_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
 
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this id exists (on this machine)."""
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # it exists, under another user
-        return True
-    return True
-
-
-def remove_stale_temps(folder: Path, name: str | None = None) -> list[Path]:
-    """Delete ``folder``'s temp files (of ``name``, or of any file) whose writing process is gone."""
-    removed = []
-    if not folder.is_dir():
-        return removed
-    for path in folder.iterdir():
-        match = _TEMP.fullmatch(path.name)
-        legacy = name is not None and path.name == f"{name}.tmp"  # the fixed name older versions used
-        if not legacy and (match is None or (name is not None and match["name"] != name)):
-            continue
-        if legacy or not pid_alive(int(match["pid"])):
-            path.unlink(missing_ok=True)
-            removed.append(path)
-    return removed
-
-
-def disk_full_error(path: Path, needed: int, what: str) -> OSError:
-    """The one message for a full disk: which file, how much was needed, how much is free, what to do."""
-    try:
-        free = shutil.disk_usage(path.parent if path.parent.exists() else Path.cwd()).free
-        has = f", {free / 1e6:.1f} MB free"
-    except OSError:
-        has = ""
-    return OSError(
-        errno.ENOSPC, f"disk full while writing {path} ({needed / 1e6:.1f} MB needed{has}); {what}"
-    )
-
-
 def atomic_write(path: Path, data: bytes, *, if_full: str = "free some space and try again") -> None:
     """Write ``data`` to ``path`` atomically (temp file, fsync, rename). ``if_full``: what to do on ENOSPC."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(path)
     try:
         with open(tmp, "wb") as f:
@@ -78,9 +90,51 @@ def atomic_write(path: Path, data: bytes, *, if_full: str = "free some space and
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-    except OSError as e:
-        if e.errno == errno.ENOSPC:
-            raise disk_full_error(path, len(data), if_full) from e
+    except OSError as err:
+        if err.errno == errno.ENOSPC and not isinstance(err, DiskSpaceError):
+            free = _free(path.parent)
+            has = "" if free is None else f", {human_bytes(free)} free"
+            raise DiskSpaceError(
+                f"disk full while writing {path} ({human_bytes(len(data))} needed{has}); {if_full}"
+            ) from err
         raise
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def atomic_write_text(path: Path, text: str, *, if_full: str = "free some space and try again") -> None:
+    """:func:`atomic_write` for text (UTF-8)."""
+    atomic_write(path, text.encode(), if_full=if_full)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id may exist here (this one, or one we cannot check, counts as alive)."""
+    if pid <= 0 or pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):  # PermissionError: it exists, under another user; Overflow: not a pid
+        return True
+    return True
+
+
+def remove_stale(paths: Iterable[Path]) -> list[Path]:
+    """Delete temporary files/folders whose name carries the id of a process that is gone; return them.
+
+    Names look like ``.x.npy.<pid>.tmp``, ``.x.npy.<pid>.kept.tmp``, ``x.tgz.<pid>.part`` or
+    ``.x.extracting-<pid>``. A live process's file (this one's included) is never touched; nor is one
+    whose process cannot be checked (another user's).
+    """
+    removed = []
+    for path in paths:
+        match = re.search(r"[.-](\d+)(?:\.kept)?(?:\.tmp|\.part)?$", path.name)
+        if not match or pid_alive(int(match.group(1))):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed

@@ -40,7 +40,7 @@ from torch import nn
 
 from .checks import check_bool, check_choice, check_float, check_int
 from .data import balanced_subset, batches, num_batches
-from .files import atomic_write, remove_stale_temps
+from .files import atomic_write, remove_stale
 from .registry import entry
 from .summary import count_macs
 from .zoo import build
@@ -943,8 +943,10 @@ def _check_out(out: str | os.PathLike | None, *, resume: bool, overwrite: bool) 
     if held and overwrite:
         for name in held:
             (path / name).unlink()
-    for name in (CHECKPOINT, METRICS):  # what runs killed mid-write left behind
-        remove_stale_temps(path, name)
+    if path.is_dir():  # what runs killed mid-write left behind (and the fixed name older versions used)
+        remove_stale(path.glob(".*.tmp"))
+        for name in (CHECKPOINT, METRICS):
+            (path / f"{name}.tmp").unlink(missing_ok=True)
     return path
 
 

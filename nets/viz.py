@@ -1,20 +1,25 @@
 """What every chapter shows as a picture: filters, feature maps, training curves, architectures, data.
 
-Every function returns a matplotlib ``Figure`` that is already closed in pyplot. In Jupyter, make the
-call the cell's last expression (or pass the figure to ``display``): the notebook renders it exactly
-once, from the figure's PNG repr. Because the figure is not left open, pyplot's end-of-cell flush (and
-``plt.show()``) do not draw it a second time -- and ``plt.show()`` alone does not draw it at all. In a
-script, call ``fig.savefig(path)``. (tests/test_viz.py runs a notebook to check these rules.)
+Every function returns a matplotlib ``Figure`` (a ``BookFigure``) that is already closed in pyplot. In
+Jupyter, make the call the cell's last expression (or pass the figure to ``display``): the notebook
+renders it exactly once, as a light image (below). Because the figure is not left open, pyplot's
+end-of-cell flush (and ``plt.show()``) do not draw it a second time -- and ``plt.show()`` alone does not
+draw it at all. In a script, call ``fig.savefig(path)``. (tests/test_viz.py runs a notebook to check
+these rules.)
 
-Figures are sized to keep the embedded PNG small, so the built book stays light: charts and diagrams
-10-60 KB (a 22-row VGG-16 diagram ~70 KB); pictures cost more because photographs don't compress in
-PNG: ``feature_maps`` 60-80 KB, ``sample_grid`` about 4 KB per thumbnail (~165 KB for 10 classes × 4).
+How a figure reaches the page (``encode_figure``, which ``nets.widgets`` uses for its precomputed
+outputs too): drawn at ``DPI`` (100) but never wider than the book's text column (``PAGE_WIDTH_PX``),
+so that no text is smaller than ``MIN_TEXT_PX`` (9 px) on the page; then sent as a 256-colour PNG when
+that loses nothing visible (charts and diagrams: 10-30 KB), else as a JPEG when that is much smaller
+than a lossless PNG (photographs, e.g. ``sample_grid``'s thumbnails), else as an optimised lossless PNG.
 
 Nothing here touches the network: the sample photograph ships inside scikit-image.
 """
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import math
 import os
@@ -32,6 +37,7 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyBboxPatch, Patch
+from matplotlib.text import Text
 from matplotlib.ticker import MaxNLocator
 from torch import nn
 from torch.nn import functional as F
@@ -42,32 +48,159 @@ from .lab import probes
 from .lab.probes import first_tensor
 
 __all__ = [
+    "DPI",
+    "MIN_TEXT_PX",
+    "PAGE_WIDTH_PX",
+    "BookFigure",
     "Part",
     "architecture_diagram",
     "architecture_parts",
+    "encode_figure",
     "feature_maps",
     "filter_grid",
     "ilsvrc_chart",
     "sample_grid",
     "sample_photo",
+    "smallest_text_px",
     "training_curves",
 ]
 
-DPI = 80  # with the figure sizes below: charts and diagrams ~10-60 KB as PNG
+DPI = 100  # every figure's resolution (nets.lab and nets.widgets use it too)
+PAGE_WIDTH_PX = 800  # the book's text column: the browser shrinks a wider image to fit
+MIN_TEXT_PX = 9.0  # the smallest text a figure may show on the page, in CSS pixels (font size)
+JPEG_QUALITY = 85
+_SMALL_PT = 7.0  # the smallest font size used here: 7 pt at 100 dpi is 9.7 px
+_JPEG_GAIN = 0.6  # a JPEG is sent only when it is at most 60% of the lossless PNG: photographs
+_PALETTE_MEAN_ERROR = 1.0  # a 256-colour PNG is sent when the pixels' mean error (of 255) is at most this
+_PALETTE_RARE_ERROR = 10  # ... and 99.9% of pixels are off by at most this much in any channel
+_PALETTE_MAX_COLOURS = 1 << 14  # an image with more distinct colours is a photograph: no palette tried
 _DEEP_COLOR = "tab:blue"
 _CLASSIC_COLOR = "tab:gray"
 _STANDIN_COLOR = "tab:red"
 _MAX_MAP_PX = 24  # feature maps are average-pooled to at most this many pixels a side for display
 
 
+# --------------------------------------------------------------------------------------------------
+# How a figure reaches the page
+# --------------------------------------------------------------------------------------------------
+
+
+class BookFigure(Figure):
+    """A matplotlib ``Figure`` that a notebook shows as a light image, encoded by ``encode_figure``.
+
+    ``image_format`` says what it holds: ``"png"`` for charts and diagrams (lines, bars and text stay
+    crisp: a 256-colour or lossless PNG), ``"auto"`` for pictures (a JPEG when the content is
+    photo-like, else a PNG). Everything else is a plain ``Figure``: ``savefig``, ``axes``, ``texts``...
+    """
+
+    image_format: str = "auto"
+
+    def _ipython_display_(self) -> None:
+        # Shows the figure instead of the inline backend's full-colour PNG at the figure's dpi: an
+        # object's _ipython_display_ comes before every formatter, including the one matplotlib
+        # registers for all Figures (a _repr_jpeg_ would be shown beside that PNG, not instead of it).
+        from IPython.display import display
+
+        mime, data = encode_figure(self)
+        display({mime: base64.b64encode(data).decode("ascii"), "text/plain": repr(self)}, raw=True)
+
+
+def _page_dpi(fig: Figure, dpi: float) -> float:
+    """``dpi``, lowered so the figure (its tight bounding box, padded as savefig pads it) fits the page."""
+    fig.draw_without_rendering()
+    width = fig.get_tightbbox().width + 2 * plt.rcParams["savefig.pad_inches"]
+    return min(float(dpi), PAGE_WIDTH_PX / width)
+
+
+def smallest_text_px(fig: Figure, dpi: float | None = None) -> float:
+    """The font size, in CSS pixels on the page, of the smallest visible text in ``fig``.
+
+    The figure is drawn at ``dpi`` (default: its own) and shrunk to the page's width if wider, as
+    ``encode_figure`` does. Tick labels, legends, titles and free text all count; ``MIN_TEXT_PX`` is the
+    floor the book keeps to.
+    """
+    dpi = _page_dpi(fig, dpi or fig.dpi)
+    texts = fig.findobj(lambda a: isinstance(a, Text) and a.get_visible() and a.get_text().strip() != "")
+    if not texts:
+        return math.inf
+    return min(t.get_fontsize() for t in texts) * dpi / 72
+
+
+def _draw(fig: Figure, dpi: float) -> Any:
+    """The figure's pixels at ``dpi`` (tight bounding box) on white, as a Pillow RGB image."""
+    from PIL import Image
+
+    buffer = io.BytesIO()  # an uncompressed PNG: the fastest way to get the pixels of a tight bbox
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", pil_kwargs={"compress_level": 0})
+    with Image.open(buffer) as image:
+        rgba = image.convert("RGBA")
+    white = Image.new("RGBA", rgba.size, "white")
+    return Image.alpha_composite(white, rgba).convert("RGB")
+
+
+def _saved(image: Any, fmt: str, **options: Any) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def _palette_png(image: Any) -> bytes | None:
+    """The image as a 256-colour PNG, or None if a palette would change it visibly (or it is a photo)."""
+    from PIL import Image
+
+    if image.getcolors(_PALETTE_MAX_COLOURS) is None:
+        return None
+    quantised = image.quantize(256, method=Image.Quantize.MAXCOVERAGE, dither=Image.Dither.NONE)
+    original = np.asarray(image, dtype=np.int16)
+    error = np.abs(np.asarray(quantised.convert("RGB"), dtype=np.int16) - original).max(axis=-1)
+    if error.mean() > _PALETTE_MEAN_ERROR or np.percentile(error, 99.9) > _PALETTE_RARE_ERROR:
+        return None
+    return _saved(quantised, "PNG", optimize=True)
+
+
+def encode_figure(
+    fig: Figure, dpi: float | None = None, image_format: str | None = None
+) -> tuple[str, bytes]:
+    """``fig`` as the book shows it: ``(mime type, bytes)`` of a PNG or a JPEG.
+
+    Drawn at ``dpi`` (default: the figure's own) with a tight bounding box, but never wider than
+    ``PAGE_WIDTH_PX``: a wider image would be shrunk by the browser anyway, text and all. Then:
+
+    - a 256-colour PNG if that loses nothing visible (charts, diagrams, most line art);
+    - else, for ``image_format="auto"`` (default: the figure's ``image_format``, "auto" for a plain
+      Figure), a JPEG (quality ``JPEG_QUALITY``) when it is at most 60% of the lossless PNG, as it is for
+      photographs; ``"jpeg"`` always gives a JPEG;
+    - else an optimised lossless PNG.
+    """
+    image_format = image_format or getattr(fig, "image_format", "auto")
+    if image_format not in ("auto", "png", "jpeg"):
+        raise ValueError(f"image_format must be 'auto', 'png' or 'jpeg', got {image_format!r}")
+    image = _draw(fig, float(dpi or fig.dpi))
+    if image.width > PAGE_WIDTH_PX:  # drawn again at the resolution the page will show it at
+        image = _draw(fig, float(dpi or fig.dpi) * PAGE_WIDTH_PX / image.width)
+    if image_format == "jpeg":
+        return "image/jpeg", _saved(image, "JPEG", quality=JPEG_QUALITY, optimize=True)
+    palette = _palette_png(image)
+    if palette is not None:
+        return "image/png", palette
+    lossless = _saved(image, "PNG", optimize=True)
+    if image_format == "auto":
+        jpeg = _saved(image, "JPEG", quality=JPEG_QUALITY, optimize=True)
+        if len(jpeg) <= _JPEG_GAIN * len(lossless):
+            return "image/jpeg", jpeg
+    return "image/png", lossless
+
+
 @contextmanager
-def _figure(width: float, height: float) -> Iterator[Figure]:
+def _figure(width: float, height: float, image_format: str = "png") -> Iterator[BookFigure]:
     """A new pyplot figure that is closed when the block ends, even if drawing fails.
 
     Closing keeps Jupyter from drawing it twice (once as the cell's result, once in pyplot's flush)
-    and keeps a half-drawn figure from appearing when a function raises.
+    and keeps a half-drawn figure from appearing when a function raises. ``image_format``: "png" for
+    charts, "auto" for figures with pictures in them (see ``encode_figure``).
     """
-    fig = plt.figure(figsize=(width, height), dpi=DPI)
+    fig = plt.figure(figsize=(width, height), dpi=DPI, FigureClass=BookFigure)
+    fig.image_format = image_format
     try:
         yield fig
     finally:
@@ -171,7 +304,7 @@ def filter_grid(model_or_conv: nn.Module, *, max_filters: int = 64, title: str |
     cols = math.ceil(math.sqrt(count))
     rows = math.ceil(count / cols)
     side = min(0.55, 6.0 / cols)  # inches per tile: small grids get bigger tiles
-    with _figure(cols * side + 0.4, rows * side + 1.1) as fig:
+    with _figure(cols * side + 0.4, rows * side + 1.1, image_format="auto") as fig:
         axes = fig.subplots(rows, cols, squeeze=False)
         for index, ax in enumerate(axes.flat):
             ax.set_axis_off()
@@ -347,7 +480,7 @@ def feature_maps(
     photo_side = 1.3
     width, height = photo_side + 0.4 + cols * (tile + 0.05), max(2.2, rows * (tile + 0.3) + 0.75)
     cmap = plt.get_cmap("viridis", 16)
-    with _figure(width, height) as fig:
+    with _figure(width, height, image_format="auto") as fig:
         grid = fig.add_gridspec(
             rows, cols + 1, width_ratios=[photo_side / tile] + [1] * cols, wspace=0.08, hspace=0.45,
             left=0.02, right=0.98, top=1 - 0.55 / height, bottom=0.3 / height,
@@ -479,7 +612,7 @@ def training_curves(history: Any, *, title: str | None = None) -> Figure:
     runs = _as_runs(history)
     single = len(runs) == 1
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    with _figure(9.0, 3.6) as fig:
+    with _figure(8.0, 3.6) as fig:
         loss_ax, acc_ax = fig.subplots(1, 2)
         for index, run in enumerate(runs):
             color = colors[index % len(colors)]
@@ -496,7 +629,7 @@ def training_curves(history: Any, *, title: str | None = None) -> Figure:
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.grid(alpha=0.3)
             if ax.lines:
-                ax.legend(fontsize=7)
+                ax.legend(fontsize=_SMALL_PT)
         default = (
             f"{runs[0].label}: training curves"
             if single
@@ -736,7 +869,7 @@ def ilsvrc_chart() -> Figure:
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
         fig.tight_layout(rect=(0, 0.09, 1, 1))
-        fig.text(0.01, 0.01, _ilsvrc_caption(), fontsize=6.5, wrap=True, va="bottom")
+        fig.text(0.01, 0.01, _ilsvrc_caption(), fontsize=_SMALL_PT, wrap=True, va="bottom")
     return fig
 
 
@@ -805,7 +938,7 @@ def sample_grid(data: Any, *, per_class: int = 4, split: str = "train", max_clas
         banner = textwrap.fill(text, width=int(width * 72 / (8.5 * 0.62)))
     top = 0.75 + (0.2 + 0.16 * (banner.count("\n") + 1) if standin else 0.0)
     height = top + 0.15 + per_class * (tile + 0.06)
-    with _figure(width, height) as fig:
+    with _figure(width, height, image_format="auto") as fig:
         axes = fig.subplots(per_class, len(shown), squeeze=False)
         for col, name in enumerate(shown):
             picks = (labels == col).nonzero().flatten()[:per_class].tolist()
@@ -816,7 +949,7 @@ def sample_grid(data: Any, *, per_class: int = 4, split: str = "train", max_clas
                     ax.imshow(_thumbnail(images[picks[row]], round(tile * DPI)), interpolation="nearest")
                 else:
                     ax.set_frame_on(False)
-            axes[0, col].set_title(textwrap.fill(name, 11, break_long_words=False), fontsize=7)
+            axes[0, col].set_title(textwrap.fill(name, 11, break_long_words=False), fontsize=_SMALL_PT)
         fig.suptitle(
             f"{split} images, {per_class} per class ({len(shown)} of {len(classes)} classes; "
             f"stored at {images.shape[-2]}×{images.shape[-1]} px)",

@@ -17,10 +17,16 @@ each over the second), because two controls cannot be linked into one index with
 
 In a live kernel the control is a free slider (or a text box for strings) and each value is drawn
 on demand, so any value in the range works, not only the listed ones.
+
+Figures are encoded as the rest of the book's are (``nets.viz.encode_figure``): at ``nets.viz.DPI`` and
+no wider than the text column, as a 256-colour PNG when that loses nothing visible (charts), a JPEG when
+the content is photo-like, else a lossless PNG. The precomputed outputs of one widget may weigh at most
+``MAX_WIDGET_BYTES`` in the page, and they share one ``Layout`` model so the saved state stays small.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import io
 import os
@@ -31,14 +37,16 @@ from numbers import Integral, Real
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
-from IPython.display import Image
 from matplotlib.figure import Figure
 
-__all__ = ["BOOK_BUILD_ENV", "MAX_OUTPUTS", "Explorer", "explore"]
+from .viz import DPI, encode_figure
+
+__all__ = ["BOOK_BUILD_ENV", "MAX_OUTPUTS", "MAX_WIDGET_BYTES", "Explorer", "explore"]
 
 BOOK_BUILD_ENV = "NETS_BOOK_BUILD"  # scripts/build_book.py sets it to "1" for the executing kernels
-MAX_OUTPUTS = 48  # precomputed outputs per widget: each figure adds ~20-30 KB to the page
-_PNG_WARN_BYTES = 60_000
+MAX_OUTPUTS = 48  # precomputed outputs per widget: a chart adds ~5-15 KB to the page
+MAX_WIDGET_BYTES = 400_000  # what one widget's precomputed outputs may add to the page (the page: 600 kB)
+_FIGURE_WARN_BYTES = 60_000  # one figure this large is worth a warning: it is embedded once per option
 
 
 class Explorer(widgets.VBox):
@@ -55,14 +63,14 @@ class Explorer(widgets.VBox):
 
 
 def explore(
-    render: Callable[..., object], *, live: bool | None = None, dpi: int = 90, **params: Sequence[object]
+    render: Callable[..., object], *, live: bool | None = None, dpi: float = DPI, **params: Sequence[object]
 ) -> Explorer:
     """Show ``render(**values)`` for one or two parameters, each with its list of options.
 
-    ``render`` draws a matplotlib figure (left open, shown or returned; it is captured as a PNG at
-    ``dpi`` and closed) or returns something to display: an ``IPython.display.HTML``, a DataFrame, a
-    str. The first option of each parameter is shown first; its name, with spaces for underscores,
-    labels its control.
+    ``render`` draws a matplotlib figure (left open, shown or returned; it is captured at ``dpi`` as a
+    PNG or a JPEG, whichever suits it, and closed) or returns something to display: an
+    ``IPython.display.HTML``, a DataFrame, a str. The first option of each parameter is shown first; its
+    name, with spaces for underscores, labels its control.
     ``live=None`` picks by itself: live in a Jupyter/Colab kernel, static in the book build and
     outside a kernel. Fix other arguments with ``functools.partial`` or a lambda.
     """
@@ -90,10 +98,18 @@ def explore(
         return _live(render, params, dpi)
     if count > MAX_OUTPUTS:
         raise ValueError(
-            f"explore would precompute {count} outputs into the page (at most {MAX_OUTPUTS}, ~25 KB each);"
+            f"explore would precompute {count} outputs into the page (at most {MAX_OUTPUTS}, ~10 KB each);"
             " give fewer options"
         )
-    return _static(render, params, dpi)
+    explorer = _static(render, params, dpi)
+    weight = _page_bytes(explorer.view)
+    if weight > MAX_WIDGET_BYTES:
+        raise ValueError(
+            f"explore's {count} precomputed outputs would add {weight / 1e3:.0f} kB to the page (at most "
+            f"{MAX_WIDGET_BYTES / 1e3:.0f} kB per widget): give fewer options, or draw less in each figure "
+            "(fewer panels, fewer points, no photographs repeated in every option)"
+        )
+    return explorer
 
 
 def _kernel_is_live() -> bool:
@@ -106,19 +122,26 @@ def _kernel_is_live() -> bool:
     return getattr(shell, "kernel", None) is not None
 
 
-def _static(render: Callable[..., object], params: dict[str, Sequence[object]], dpi: int) -> Explorer:
+def _static(render: Callable[..., object], params: dict[str, Sequence[object]], dpi: float) -> Explorer:
     (first, options), *rest = params.items()
     controls = {name: _selector(name, opts) for name, opts in params.items()}
+    # One Layout model for every stack and output: the page saves each widget's layout in full (~1 kB).
+    layout = widgets.Layout()
     if not rest:
-        view = widgets.Stack([_draw(render, {first: v}, dpi) for v in options], selected_index=0)
+        outputs = [_draw(render, {first: v}, dpi, layout) for v in options]
+        view = widgets.Stack(outputs, selected_index=0, layout=layout)
         links = [widgets.jsdlink((controls[first], "index"), (view, "selected_index"))]
         return Explorer(controls, view, links, live=False)
     second, options2 = rest[0]
     inner = [
-        widgets.Stack([_draw(render, {first: a, second: b}, dpi) for b in options2], selected_index=0)
+        widgets.Stack(
+            [_draw(render, {first: a, second: b}, dpi, layout) for b in options2],
+            selected_index=0,
+            layout=layout,
+        )
         for a in options
     ]
-    view = widgets.Stack(inner, selected_index=0)
+    view = widgets.Stack(inner, selected_index=0, layout=layout)
     links = [widgets.jsdlink((controls[first], "index"), (view, "selected_index"))]
     links += [widgets.jsdlink((controls[second], "index"), (stack, "selected_index")) for stack in inner]
     return Explorer(controls, view, links, live=False)
@@ -172,19 +195,32 @@ def _free_control(name: str, options: Sequence[object]) -> widgets.Widget:
     return widgets.Dropdown(options=[(str(o), o) for o in options], description=label, style=common["style"])
 
 
-def _draw(render: Callable[..., object], values: dict[str, object], dpi: int) -> widgets.Output:
-    out = widgets.Output()
+def _draw(
+    render: Callable[..., object], values: dict[str, object], dpi: float, layout: widgets.Layout
+) -> widgets.Output:
+    out = widgets.Output(layout=layout)
     _show(out, render, values, dpi)
     return out
 
 
-def _show(out: widgets.Output, render: Callable[..., object], values: dict[str, object], dpi: int) -> None:
+def _page_bytes(view: widgets.Widget) -> int:
+    """What the outputs under ``view`` (a Stack of Outputs or of Stacks) weigh in the saved page."""
+    if isinstance(view, widgets.Output):
+        return sum(
+            len(str(value))
+            for o in view.outputs
+            for value in (o.get("data") or {"text": o.get("text", "")}).values()
+        )
+    return sum(_page_bytes(child) for child in view.children)
+
+
+def _show(out: widgets.Output, render: Callable[..., object], values: dict[str, object], dpi: float) -> None:
     """Append what ``render(**values)`` draws or returns to ``out``; close every figure it opened.
 
     Outputs are appended to the widget directly instead of captured with ``with out:`` from the kernel's
-    messages: the PNG size is ours to choose, the same code works without a kernel, and nbclient (the
-    book build's executor) would overwrite appended outputs with captured ones. Printed text and
-    warnings are captured here for the same reason.
+    messages: the image's format and size are ours to choose, the same code works without a kernel, and
+    nbclient (the book build's executor) would overwrite appended outputs with captured ones. Printed
+    text and warnings are captured here for the same reason.
     """
     before = set(plt.get_fignums())
     figures: list[Figure] = []
@@ -197,7 +233,9 @@ def _show(out: widgets.Output, render: Callable[..., object], values: dict[str, 
         if isinstance(result, Figure) and result not in figures:
             figures.append(result)
         for fig in figures:
-            out.append_display_data(Image(data=_png(fig, dpi), format="png"))
+            mime, data = _encode(fig, dpi)
+            image = {mime: base64.b64encode(data).decode("ascii"), "text/plain": "<figure>"}
+            out.outputs += ({"output_type": "display_data", "data": image, "metadata": {}},)
     finally:
         for n in set(plt.get_fignums()) - before:
             plt.close(n)
@@ -223,14 +261,12 @@ def _no_show() -> Iterator[None]:
         plt.show = show
 
 
-def _png(fig: Figure, dpi: int) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
-    data = buffer.getvalue()
-    if len(data) > _PNG_WARN_BYTES:
+def _encode(fig: Figure, dpi: float) -> tuple[str, bytes]:
+    mime, data = encode_figure(fig, dpi)
+    if len(data) > _FIGURE_WARN_BYTES:
         warnings.warn(
             f"a {len(data) // 1000} KB figure is embedded in the page once per option; "
-            "use a smaller figsize or a lower dpi= to keep the page light",
+            "draw less in it (fewer panels or points) to keep the page light",
             stacklevel=4,
         )
-    return data
+    return mime, data

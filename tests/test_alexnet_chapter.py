@@ -83,6 +83,37 @@ def test_layer_arithmetic_of_the_paper_at_227():
     assert frame.loc["fc6", "receptive_field"] is pd.NA
 
 
+@pytest.mark.parametrize("options", [{}, {"conv1": (3, 1, 0)}, {"input_size": 300, "groups": 1}])
+def test_layer_arithmetic_keeps_integer_columns_integer(options):
+    # A table must show 55, never 55.0: int64 where every row has a value, nullable Int64 with gaps.
+    frame = lab.layer_arithmetic(**options)
+    assert {c: str(t) for c, t in frame.dtypes.items() if c != "layer"} == {
+        "kernel": "Int64",
+        "stride": "Int64",
+        "channels": "int64",
+        "size": "int64",
+        "receptive_field": "Int64",
+        "params": "int64",
+        "macs": "int64",
+    }
+    assert "55.0" not in frame.to_string() and "55" in lab.layer_arithmetic().to_string()
+
+
+@pytest.mark.parametrize("overlapping_pool", [True, False])
+def test_map_sides_measures_what_layer_arithmetic_computes(overlapping_pool):
+    with torch.device("meta"):  # shapes only
+        model = A.alexnet2012(overlapping_pool=overlapping_pool)
+    sides = lab.map_sides(model)
+    assert str(sides.dtype) == "int64"
+    assert list(sides.index) == ["conv1", "pool1", "conv2", "pool2", "conv3", "conv4", "conv5", "pool5"]
+    frame = lab.layer_arithmetic(overlapping_pool=overlapping_pool).set_index("layer")
+    assert sides.to_dict() == frame.loc[sides.index, "size"].to_dict()
+    with torch.device("meta"):
+        assert lab.map_sides(A.alexnet(), 224).tolist() == [55, 27, 27, 13, 13, 13, 13, 6]
+    with pytest.raises(TypeError, match="map_sides expects an AlexNet"):
+        lab.map_sides(nn.Linear(2, 2))
+
+
 def test_overlapping_pools_keep_the_sizes_and_widen_the_view():
     overlap, plain = lab.layer_arithmetic(), lab.layer_arithmetic(overlapping_pool=False)
     assert list(overlap["size"]) == list(plain["size"])  # 55 -> 27 -> 13 -> 6 either way
@@ -116,6 +147,13 @@ def test_lrn_divides_by_lrn_divisor(size):
     torch.testing.assert_close(x / lab.lrn_divisor(x, lrn), lrn(x))
     paper = local_response_norm()
     torch.testing.assert_close(x / lab.lrn_divisor(x), paper(x))
+
+
+def test_alexnet2012_uses_the_papers_lrn_constant_not_caffes():
+    # Section 3.3: k = 2 (Caffe's bvlc_alexnet runs with Caffe's default k = 1); PyTorch divides alpha by n.
+    norms = [m for m in A.alexnet2012().modules() if isinstance(m, nn.LocalResponseNorm)]
+    assert [(m.size, m.k, m.alpha, m.beta) for m in norms] == [(5, 2.0, 1e-4, 0.75)] * 2
+    assert not any(isinstance(m, nn.LocalResponseNorm) for m in A.alexnet().modules())
 
 
 def test_lrn_divisor_is_k_to_the_beta_for_small_activations_and_grows_with_them():

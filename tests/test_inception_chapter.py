@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
+import nets
 from nets.lab import inception as lab
 from nets.lab.probes import receptive_field
 from nets.models import inception as I
@@ -142,3 +145,30 @@ def test_footprint_leaves_the_layers_alone_and_rejects_a_grid_too_small():
         lab.footprint(nn.Sequential(*[nn.Conv2d(2, 2, 3, padding=1) for _ in range(3)]), size=5)  # 7x7
     with pytest.raises(ValueError, match="odd"):
         lab.footprint(conv, size=10)
+
+
+# The chapter's text
+
+
+def _chapter(kind: str) -> list[str]:
+    """The sources of the chapter's cells of ``kind``, after the setup cell (synced from book/_setup_cell.py)."""
+    cells = json.loads((Path(__file__).parent.parent / "book" / "inception.ipynb").read_text())["cells"]
+    return ["".join(c["source"]) for c in cells[1:] if c["cell_type"] == kind]
+
+
+def test_the_chapters_paper_numbers_are_the_cards_and_name_their_tables():
+    prose = "\n".join(_chapter("markdown"))
+    googlenet, v3 = nets.card("googlenet"), nets.card("inception_v3")
+    # GoogLeNet: one model, one 224-pixel crop, Table 5
+    assert f"{100 - googlenet.paper_top5:.2f}%" == "10.07%"
+    assert "single 224-pixel crop made 10.07% on the validation set (the paper's Table 5)" in prose
+    assert googlenet.paper_source.startswith("Table 5")
+    # Inception-v3: single crop at 299 px is Table 3 (Table 4 is multi-crop); "less than 25 million"
+    assert v3.paper_source.startswith("Table 3") and v3.paper_params_text == "< 25 M"
+    assert "the last row of its Table 3 (its Table 4 is multi-crop)" in prose
+    assert '"less than 25 million parameters"' in prose and "25.0" not in prose
+
+
+def test_the_chapters_code_lines_fit_the_cell():
+    long = [line for cell in _chapter("code") for line in cell.splitlines() if len(line) > 90]
+    assert long == []

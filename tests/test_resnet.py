@@ -333,7 +333,10 @@ def test_factory_options_reject_bad_values(kwargs, message):
         ({"block": "basic", "layers": [2, 2, 2], "widths": (16, 32)}, "one entry per stage"),
         ({"block": "basic", "layers": [2, 2, 2, 2], "stride_on": "1x1"}, "only exists for bottleneck blocks"),
         ({"block": "basic", "layers": [2, 2, 2, 2], "stem": "tiny"}, "stem must be one of"),
-        ({"block": "basic", "layers": [2, 2, 2, 2], "num_classes": True}, "num_classes must be a positive integer"),
+        (
+            {"block": "basic", "layers": [2, 2, 2, 2], "num_classes": True},
+            "num_classes must be a positive integer",
+        ),
     ],
 )
 def test_builder_rejects_bad_values(kwargs, message):

@@ -144,3 +144,18 @@ def test_plain_nets_have_the_parameters_of_option_a_not_of_the_projection_resnet
         option_a = nets.count_params(nets.build("resnet34", shortcut="identity"))
         option_b = nets.count_params(nets.build("resnet34"))
     assert plain == option_a < option_b
+
+
+def test_the_chapters_paper_numbers_are_the_cards():
+    """nets' resnet34 is option B: its paper numbers are Table 3's B row, printed from the card, while
+    the prose's 25.03% is Table 2's option-A ResNet-34 and 27.88% Table 2's ResNet-18."""
+    nb = nbformat.read(CHAPTER, as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    prose = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert 'nets.card("resnet34")' in code and 'nets.card("resnet50")' in code
+    r34, r18, r50 = nets.card("resnet34"), nets.card("resnet18"), nets.card("resnet50")
+    assert (round(100 - r34.paper_top1, 2), round(100 - r34.paper_top5, 2)) == (24.52, 7.46)
+    assert "A 25.03/7.76" in r34.paper_eval and "25.03%" in prose
+    assert f"{100 - r18.paper_top1:.2f}%" in prose and "Table 2" in r18.paper_source
+    for number in ("24.52", "24.19", str(r50.paper_gmacs), f"{r50.ref_gmacs:.2f}"):  # printed, not typed
+        assert number not in prose, number

@@ -7,8 +7,10 @@ small inputs.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -190,3 +192,39 @@ def test_scale_jitter_checks_its_range():
         lab.scale_jitter(torch.rand(1, 3, 64, 64), scale_range=(128, 512))
     with pytest.raises(ValueError, match=r"\(1, 3, H, W\)"):
         lab.scale_jitter(torch.rand(3, 64, 64))
+
+
+# The paper's numbers come from the model cards
+
+
+def test_paper_params_reads_the_papers_table_2_from_the_cards():
+    for config, name in {"A": "vgg11", "B": "vgg13", "D": "vgg16", "E": "vgg19"}.items():
+        assert lab.paper_params(config) == nets.card(name).paper_params_text
+    assert lab.paper_params("D") == "138 M"
+    assert lab.paper_params("A-LRN") == lab.paper_params("A")  # Table 2 prints "A, A-LRN": LRN has no weights
+    assert lab.paper_params("C") == "134 M"  # no registered model, so no card
+    assert set(lab.TABLE2_WITHOUT_CARD) == {"C"}
+    with pytest.raises(ValueError, match="config"):
+        lab.paper_params("F")
+
+
+def _chapter() -> tuple[str, str]:
+    """The VGG chapter's code cells and markdown cells, each joined into one text."""
+    cells = json.loads((Path(__file__).parent.parent / "book" / "vgg.ipynb").read_text())["cells"]
+    text = {
+        kind: "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == kind)
+        for kind in ("code", "markdown")
+    }
+    return text["code"], text["markdown"]
+
+
+def test_the_chapter_takes_the_papers_numbers_from_the_cards():
+    code, prose = _chapter()
+    assert "lab.paper_params(" in code and "nets.card(" in code
+    for number in ("133", "134", "138", "144"):  # Table 2 is read, not retyped, in the code
+        assert number not in code
+    # Where the prose states a card's number for the story, it is the card's, and names its table.
+    d = nets.card("vgg16")
+    assert f"{100 - d.paper_top1:.1f}% / {100 - d.paper_top5:.1f}%" in prose and "Table 3" in d.paper_source
+    assert f"{d.paper_params_m:g} million parameters in the paper's own count (its Table 2)" in prose
+    assert "74 epochs on" not in prose  # the paper's schedule, not how torchvision's weights were trained

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import torch
 from matplotlib.figure import Figure
+from PIL import Image
 from torch import nn
 
 import nets
@@ -51,10 +52,24 @@ def resnet18() -> nn.Module:
     return nets.build("resnet18")
 
 
-def png_kb(fig: Figure) -> float:
+def encoded(fig: Figure) -> tuple[str, bytes]:
+    """What the book embeds for ``fig`` (in a notebook, the figure shows itself this way)."""
+    return viz.encode_figure(fig)
+
+
+def kb(fig: Figure) -> float:
+    return len(encoded(fig)[1]) / 1024
+
+
+def lossless_png_kb(fig: Figure, dpi: float | None = None) -> float:
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")  # the default dpi, as the book embeds it
+    fig.savefig(buffer, format="png", dpi=dpi or fig.dpi, bbox_inches="tight", pil_kwargs={"optimize": True})
     return len(buffer.getvalue()) / 1024
+
+
+def pixels(data: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(data)) as image:
+        return np.asarray(image.convert("RGB"), dtype=np.int16)
 
 
 class Block(nn.Module):
@@ -456,7 +471,8 @@ def test_sample_grid_puts_the_stand_in_banner_on_the_figure():
 
 def test_sample_grid_shrinks_large_images_and_explains_bad_data():
     big = fake_data(is_standin=False, size=160)
-    assert max(tile_images(viz.sample_grid(big, per_class=1))[0].shape[:2]) <= 72
+    # a thumbnail is at most 0.9 in wide: as many pixels as the page shows, no more
+    assert max(tile_images(viz.sample_grid(big, per_class=1))[0].shape[:2]) <= round(0.9 * viz.DPI)
     with pytest.raises(ValueError, match="split"):
         viz.sample_grid(big, split="test")
     floats = fake_data(is_standin=False)
@@ -468,28 +484,107 @@ def test_sample_grid_shrinks_large_images_and_explains_bad_data():
 
 
 # --------------------------------------------------------------------------------------------------
-# Size: the book embeds every figure as a PNG
+# Size and legibility: what the book embeds for each figure
 # --------------------------------------------------------------------------------------------------
 
 
-def test_line_art_figures_stay_under_60_kb(resnet18):
-    model = resnet18
-    figures = {
+def every_figure(model: nn.Module) -> dict[str, Figure]:
+    noisy = fake_data(is_standin=True, classes=10, per_class=4, size=144)
+    return {
         "filter_grid": viz.filter_grid(model),
+        "feature_maps": viz.feature_maps(model),
         "architecture_diagram": viz.architecture_diagram(model),
         "training_curves": viz.training_curves({"relu": make_history(10), "tanh": make_history(10, 0.05)}),
         "ilsvrc_chart": viz.ilsvrc_chart(),
+        "sample_grid": viz.sample_grid(noisy),
+        "sample_grid, 1 per class": viz.sample_grid(noisy, per_class=1),
     }
-    sizes = {name: png_kb(fig) for name, fig in figures.items()}
-    assert all(kb < 60 for kb in sizes.values()), sizes
 
 
-def test_image_figures_stay_within_their_budget(resnet18):
-    # Photographs and noisy thumbnails don't compress in PNG: the budget is per image shown.
-    assert png_kb(viz.feature_maps(resnet18)) < 100  # a 224 px photo and 32 feature maps
+def test_charts_are_palette_pngs_that_lose_nothing_visible(resnet18):
+    figures = {
+        "architecture_diagram": viz.architecture_diagram(resnet18),
+        "training_curves": viz.training_curves({"relu": make_history(10), "tanh": make_history(10, 0.05)}),
+        "ilsvrc_chart": viz.ilsvrc_chart(),
+    }
+    for name, fig in figures.items():
+        mime, data = encoded(fig)
+        assert mime == "image/png", name
+        with Image.open(io.BytesIO(data)) as image:
+            assert image.mode == "P", f"{name}: a 256-colour PNG"
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", bbox_inches="tight")  # the full-colour drawing, same size
+        error = np.abs(pixels(data) - pixels(buffer.getvalue())).max(axis=-1)
+        assert error.mean() < 1.0 and np.percentile(error, 99.9) <= 10, name
+        assert len(data) < 0.5 * len(buffer.getvalue()), f"{name}: the palette should halve the PNG"
+        assert len(data) / 1024 < 40, name
+
+
+def test_photo_like_figures_are_jpegs_smaller_than_their_png():
     noisy = fake_data(is_standin=True, classes=10, per_class=4, size=144)
-    assert png_kb(viz.sample_grid(noisy, per_class=1)) < 60  # 10 thumbnails of pure noise
-    assert png_kb(viz.sample_grid(noisy)) < 240  # 40 thumbnails of pure noise (the worst case)
+    fig = viz.sample_grid(noisy)
+    mime, data = encoded(fig)
+    assert mime == "image/jpeg" and data[:3] == b"\xff\xd8\xff"
+    assert len(data) / 1024 < 0.6 * lossless_png_kb(fig)
+    assert len(data) / 1024 < 100  # 40 thumbnails of pure noise (the worst case)
+    assert kb(viz.sample_grid(noisy, per_class=1)) < 40
+    # a plain matplotlib figure of a photograph is recognised by its content
+    photo = Figure(figsize=(4, 4), dpi=viz.DPI)
+    photo.add_subplot().imshow(viz._displayable(viz.sample_photo(224)))
+    assert encoded(photo)[0] == "image/jpeg"
+    assert viz.encode_figure(photo, image_format="png")[0] == "image/png"
+
+
+def test_pictures_that_jpeg_would_blur_stay_png(resnet18):
+    # 7x7 filters drawn as blocks and 16-level feature maps: sharp edges, where JPEG rings and grows
+    filters = viz.filter_grid(resnet18)
+    assert encoded(filters)[0] == "image/png" and kb(filters) < 40
+    maps = viz.feature_maps(resnet18)
+    assert encoded(maps)[0] == "image/png" and kb(maps) < 60  # a 224 px photo and 32 feature maps
+
+
+def test_every_figure_is_legible_at_the_pages_width(resnet18):
+    for name, fig in every_figure(resnet18).items():
+        assert fig.dpi == viz.DPI >= 90, name
+        assert viz.smallest_text_px(fig) >= viz.MIN_TEXT_PX, f"{name}: text too small to read on the page"
+        with Image.open(io.BytesIO(encoded(fig)[1])) as image:
+            assert image.width <= viz.PAGE_WIDTH_PX + 2, f"{name}: wider than the page, {image.width} px"
+            # drawn at (nearly) full resolution: not shrunk to fit
+            assert image.width >= 0.9 * min(viz.PAGE_WIDTH_PX, fig.get_figwidth() * viz.DPI), name
+
+
+def test_a_figure_wider_than_the_page_is_drawn_at_the_pages_width():
+    fig = Figure(figsize=(12, 3), dpi=viz.DPI)
+    ax = fig.add_subplot()
+    ax.plot([0, 1], [0, 1])
+    ax.set_title("wide")
+    mime, data = viz.encode_figure(fig)
+    with Image.open(io.BytesIO(data)) as image:
+        assert mime == "image/png" and viz.PAGE_WIDTH_PX - 10 <= image.width <= viz.PAGE_WIDTH_PX + 2
+    # its text is as small on the page as the browser would make it of the full-resolution drawing
+    full = viz._draw(fig, viz.DPI).width
+    expected = 10 * viz.DPI / 72 * viz.PAGE_WIDTH_PX / full  # 10 pt tick labels
+    assert viz.smallest_text_px(fig) == pytest.approx(expected, rel=0.02)
+    with pytest.raises(ValueError, match="image_format"):
+        viz.encode_figure(fig, image_format="gif")
+
+
+def test_a_book_figure_shows_itself_as_one_light_image_in_ipython():
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.core.pylabtools import select_figure_formats
+    from IPython.display import display
+    from IPython.utils.capture import capture_output
+
+    shell = InteractiveShell.instance()
+    select_figure_formats(shell, {"png"})  # what the inline backend registers for every Figure
+    noisy = fake_data(is_standin=True, classes=10, per_class=2, size=144)
+    for fig, mime in ((viz.ilsvrc_chart(), "image/png"), (viz.sample_grid(noisy), "image/jpeg")):
+        with capture_output() as captured:
+            display(fig)
+        (output,) = captured.outputs
+        images = [key for key in output.data if key.startswith("image/")]
+        assert images == [mime], "one image, in the format encode_figure chose, not the backend's PNG too"
+        assert len(output.data[mime]) < 1.4 * len(encoded(fig)[1])  # base64 of the light image
 
 
 # --------------------------------------------------------------------------------------------------
@@ -512,5 +607,9 @@ def test_a_notebook_renders_each_figure_exactly_once():
     ]
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     nbclient.NotebookClient(notebook, timeout=180, kernel_name="python3").execute()
-    pngs = [sum("image/png" in out.get("data", {}) for out in cell.outputs) for cell in notebook.cells]
-    assert pngs == [0, 1, 0, 0, 1, 1, 2]
+    images = [
+        sum(k.startswith("image/") for out in cell.outputs for k in out.get("data", {}))
+        for cell in notebook.cells
+    ]
+    assert images == [0, 1, 0, 0, 1, 1, 2]
+    assert "image/png" in notebook.cells[1].outputs[0]["data"]  # a chart stays a PNG

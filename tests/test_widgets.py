@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 
 import ipywidgets as widgets
 import matplotlib
@@ -14,7 +15,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from IPython.display import HTML  # noqa: E402
+from PIL import Image  # noqa: E402
 
+from nets import viz  # noqa: E402
 from nets import widgets as nw  # noqa: E402
 
 
@@ -28,9 +31,25 @@ def draw_line(kernel_size: int, stride: int = 1) -> None:
 
 
 def pngs(output: widgets.Output) -> list[bytes]:
+    return images(output, "image/png")
+
+
+def images(output: widgets.Output, mime: str | None = None) -> list[bytes]:
+    """The images ``output`` holds (of one type, or of any), decoded from base64."""
     return [
-        base64.b64decode(o["data"]["image/png"]) for o in output.outputs if "image/png" in o.get("data", {})
+        base64.b64decode(value)
+        for o in output.outputs
+        for key, value in o.get("data", {}).items()
+        if key.startswith("image/") and mime in (None, key)
     ]
+
+
+def draw_photo(size: int) -> None:
+    """A photograph, as a chapter might show one next to its numbers."""
+    photo = viz._displayable(viz.sample_photo(size))
+    fig, ax = plt.subplots(figsize=(4, 4))
+    ax.imshow(photo)
+    ax.set_title(f"{size} px")
 
 
 def links_of(explorer: nw.Explorer) -> set[tuple[str, str, str, str]]:
@@ -51,14 +70,56 @@ def test_static_precomputes_each_option_and_links_the_slider_in_javascript():
     slider = explorer.controls["kernel_size"]
     assert isinstance(slider, widgets.SelectionSlider) and slider.description == "kernel size"
     assert isinstance(explorer.view, widgets.Stack) and len(explorer.view.children) == 3
-    images = [pngs(out) for out in explorer.view.children]
-    assert all(len(found) == 1 for found in images)
-    assert len({found[0] for found in images}) == 3, "every option must show a different figure"
-    assert all(found[0].startswith(b"\x89PNG") and len(found[0]) < 40_000 for found in images)
+    shown = [pngs(out) for out in explorer.view.children]
+    assert all(len(found) == 1 for found in shown)
+    assert len({found[0] for found in shown}) == 3, "every option must show a different figure"
+    assert all(found[0].startswith(b"\x89PNG") and len(found[0]) < 15_000 for found in shown)
     assert all(isinstance(link, DirectionalLink) for link in explorer.links)  # JS-side, not observe
     assert links_of(explorer) == {(slider.model_id, "index", explorer.view.model_id, "selected_index")}
     assert plt.get_fignums() == [], "figures must be closed once captured"
     assert "nets-explore" in explorer._dom_classes
+
+
+def test_charts_are_light_pngs_and_photographs_jpegs():
+    charts = nw.explore(draw_line, live=False, kernel_size=[3, 9])
+    for out in charts.view.children:
+        (png,) = pngs(out)
+        with Image.open(io.BytesIO(png)) as image:
+            assert image.mode == "P"  # 256 colours: a chart loses nothing visible
+            # drawn at the book's resolution: a 4-inch figure is ~400 px, its 10 pt text ~14 px tall
+            assert 0.85 * 4 * viz.DPI <= image.width <= viz.PAGE_WIDTH_PX
+    photos = nw.explore(draw_photo, live=False, size=[224, 160])
+    for out in photos.view.children:
+        assert pngs(out) == []
+        (jpeg,) = images(out, "image/jpeg")
+        with Image.open(io.BytesIO(jpeg)) as image:
+            buffer = io.BytesIO()
+            image.convert("RGB").save(buffer, "PNG", optimize=True)
+        assert len(jpeg) < 0.6 * len(buffer.getvalue()), "a JPEG, because it is much smaller than the PNG"
+    assert plt.get_fignums() == []
+
+
+def test_a_render_functions_figure_may_declare_its_format():
+    def render(k):
+        fig = plt.figure(figsize=(3, 3), FigureClass=viz.BookFigure)
+        fig.image_format = "png"  # e.g. a chart drawn over a photograph: keep it lossless
+        fig.add_subplot().imshow(viz._displayable(viz.sample_photo(96 + k)))
+
+    explorer = nw.explore(render, live=False, k=[0, 8])
+    assert [len(pngs(out)) for out in explorer.view.children] == [1, 1]
+
+
+def test_precomputed_outputs_share_one_layout_and_have_a_weight_limit(monkeypatch):
+    explorer = nw.explore(draw_line, live=False, kernel_size=[3, 5], stride=[1, 2])
+    stacks = explorer.view.children
+    outputs = [out for stack in stacks for out in stack.children]
+    layouts = {w.layout.model_id for w in [explorer.view, *stacks, *outputs]}
+    assert len(layouts) == 1, "one Layout model for the whole view keeps the saved page small"
+    state = embed_data(views=[explorer])["manager_state"]["state"]
+    assert sum(s["model_name"] == "LayoutModel" for s in state.values()) <= 1 + len(explorer.controls) + 1
+    monkeypatch.setattr(nw, "MAX_WIDGET_BYTES", 10_000)
+    with pytest.raises(ValueError, match=r"kB to the page \(at most 10 kB per widget\)"):
+        nw.explore(draw_line, live=False, kernel_size=[3, 5, 7, 9])
 
 
 def test_the_saved_widget_state_holds_the_outputs_and_the_link():

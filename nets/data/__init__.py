@@ -15,7 +15,8 @@ before augmentation), :func:`num_batches` says how many, :func:`balanced_subset`
 class (``load(subset=)`` and ``nets.train.fit``'s budget previews both use it). The work is done in
 
 * :mod:`nets.data.imagenette` - the class table, the archives, download / md5 / extraction / verification;
-* :mod:`nets.data.cache` - the decode-once uint8 memmap cache (manifest, content hash, atomic build);
+* :mod:`nets.data.cache` - the decode-once uint8 memmap cache (manifest, content hash, atomic build,
+  free-space check, no temp files left by a full disk or a killed run);
 * :mod:`nets.data.augment` - order, rank slices, random-resized-crop + flip and normalisation on the device;
 * :mod:`nets.data.fashion` - Fashion-MNIST (real photos, offline from Debian's ``dataset-fashion-mnist``),
   the first substitute when Imagenette is out of reach;
@@ -39,9 +40,10 @@ import numpy as np
 import torch
 
 from ..checks import check_choice, check_int
+from ..files import DiskSpaceError
 from . import fashion, imagenette, standin
 from .augment import CROP_RATIO, CROP_SCALE, EVAL_CROP, MEAN, STD, augmented, crop_resize, gather, raw
-from .cache import DiskSpaceError, UnreadableImageWarning, data_dir
+from .cache import UnreadableImageWarning, data_dir
 from .fashion import FASHION_CLASSES, FASHION_COUNTS, FashionMNISTUnavailable, prepare_fashion_mnist
 from .imagenette import (
     IMAGENETTE_CLASSES,

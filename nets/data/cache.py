@@ -28,48 +28,29 @@ import errno
 import hashlib
 import json
 import os
-import re
 import shutil
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
+from ..files import DiskSpaceError, atomic_write_text, check_free_space, human_bytes, remove_stale
+
 __all__ = [
-    "DiskSpaceError",
     "UnreadableImageWarning",
     "cached",
-    "check_free_space",
     "data_dir",
     "decode_files",
-    "remove_stale",
     "source_hash",
 ]
 
 CACHE_VERSION = 1  # part of every key: bump it and every cache is rebuilt
 
 
-_SPACE_MARGIN = 8 << 20  # bytes kept free beyond what an array needs (manifest, headers, other writers)
-
-
 class UnreadableImageWarning(UserWarning):
     """An image file could not be decoded; it was skipped (and counted in the tensor cache's manifest)."""
-
-
-class DiskSpaceError(OSError):
-    """Not enough free disk space for a file ``nets.data`` writes; the message says where, how much, what to do.
-
-    An ``OSError`` with ``errno.ENOSPC`` (so ``except OSError`` still catches it), shown without the
-    ``[Errno 28]`` prefix.
-    """
-
-    def __init__(self, message: str) -> None:
-        super().__init__(errno.ENOSPC, message)
-
-    def __str__(self) -> str:
-        return str(self.strerror)
 
 
 def data_dir() -> Path:
@@ -78,79 +59,15 @@ def data_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "nets"
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``path`` through a temporary file and a rename: readers see the old file or the new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    except OSError as err:
-        tmp.unlink(missing_ok=True)
-        if err.errno == errno.ENOSPC and not isinstance(err, DiskSpaceError):
-            raise DiskSpaceError(f"disk full while writing {path}. {_what_to_do(path.parent)}") from err
-        raise
-
-
-def human_bytes(n: int) -> str:
-    """1536 -> "1.5 KiB": sizes in messages."""
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if abs(n) < 1024 or unit == "GiB":
-            return f"{n} bytes" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    raise AssertionError("unreachable")
+def _sentence(text: str) -> str:
+    return f"{text[:1].upper()}{text[1:]}."
 
 
 def _what_to_do(folder: Path) -> str:
     return (
-        f"Free some space in {folder}, or put the cache on a disk with room: set NETS_DATA_DIR=<folder> "
-        "(or pass load(root=<folder>))."
+        f"free some space in {folder}, or put the cache on a disk with room: set NETS_DATA_DIR=<folder> "
+        "(or pass load(root=<folder>))"
     )
-
-
-def check_free_space(folder: Path, needed: int, what: str) -> None:
-    """Raise :class:`DiskSpaceError` unless ``folder``'s file system has ``needed`` bytes (plus a margin) free."""
-    try:
-        free = shutil.disk_usage(folder).free
-    except OSError:  # cannot tell (an odd file system): the write itself will say
-        return
-    if free < needed + _SPACE_MARGIN:
-        raise DiskSpaceError(
-            f"not enough disk space for {what} in {folder}: it needs {human_bytes(needed)}, "
-            f"{human_bytes(free)} is free. {_what_to_do(folder)}"
-        )
-
-
-def remove_stale(paths: Iterable[Path]) -> list[Path]:
-    """Delete temporary files/folders whose name carries the id of a process that is gone; return them.
-
-    Names look like ``.x.npy.<pid>.tmp``, ``.x.npy.<pid>.kept.tmp``, ``x.tgz.<pid>.part`` or
-    ``.x.extracting-<pid>``. A live process's file (this one's included) is never touched; nor is one
-    whose process cannot be checked (another user's).
-    """
-    removed = []
-    for path in paths:
-        match = re.search(r"[.-](\d+)(?:\.kept)?(?:\.tmp|\.part)?$", path.name)
-        if not match or not _is_dead(int(match.group(1))):
-            continue
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
-        removed.append(path)
-    return removed
-
-
-def _is_dead(pid: int) -> bool:
-    if pid <= 0 or pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # PermissionError: it exists, under another user; OverflowError-like: not a pid
-        return False
-    return False
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -224,13 +141,20 @@ def _build(
     memory map; ``ENOSPC`` anywhere becomes a :class:`DiskSpaceError`, and the temp files are removed.
     """
     folder = npy.parent
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        if err.errno == errno.ENOSPC:
+            raise DiskSpaceError(
+                f"disk full: cannot create {folder}. {_sentence(_what_to_do(folder))}"
+            ) from err
+        raise
     manifest_path.unlink(missing_ok=True)  # until the new manifest exists, nothing passes for valid
     # the old array is stale or damaged: its space counts as free (a live memmap keeps its own pages)
     with contextlib.suppress(OSError):
         npy.unlink(missing_ok=True)
     needed = _npy_bytes(shape)
-    check_free_space(folder, needed, f"the tensor cache {npy.name}")
+    check_free_space(folder, needed, f"the tensor cache {npy.name}", what_to_do=_what_to_do(folder))
     tmp = npy.with_name(f".{npy.name}.{os.getpid()}.tmp")
     tmp_kept = npy.with_name(f".{npy.name}.{os.getpid()}.kept.tmp")
     writing, done = tmp, False
@@ -252,7 +176,7 @@ def _build(
         del array
         os.replace(tmp, npy)
         writing = manifest_path
-        atomic_write_text(manifest_path, json.dumps(manifest, indent=1))
+        atomic_write_text(manifest_path, json.dumps(manifest, indent=1), if_full=_what_to_do(folder))
         done = True
     except OSError as err:
         if err.errno != errno.ENOSPC or isinstance(err, DiskSpaceError):
@@ -263,7 +187,7 @@ def _build(
             free = "unknown"
         raise DiskSpaceError(
             f"disk full while writing {writing} ({human_bytes(needed)} needed for {npy.name}, {free} free "
-            f"now); the partial file was removed. {_what_to_do(folder)}"
+            f"now); the partial file was removed. {_sentence(_what_to_do(folder))}"
         ) from err
     finally:
         tmp.unlink(missing_ok=True)

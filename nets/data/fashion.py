@@ -35,14 +35,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..files import DiskSpaceError, check_free_space, remove_stale
 from . import imagenette
 from .cache import (
     CACHE_VERSION,
-    DiskSpaceError,
     cached,
-    check_free_space,
     data_dir,
-    remove_stale,
     source_hash,
 )
 from .imagenette import SPLITS

@@ -27,13 +27,12 @@ from pathlib import Path
 import numpy as np
 
 from ..checks import check_choice
+from ..files import atomic_write_text, remove_stale
 from .cache import (
     CACHE_VERSION,
-    atomic_write_text,
     cached,
     data_dir,
     decode_files,
-    remove_stale,
     source_hash,
 )
 

@@ -39,6 +39,7 @@ from ..checks import check_int
 from ..registry import entry
 from ..summary import count_macs, count_params
 from ..train import History, Plan, fit, plan_budget
+from ..viz import DPI, BookFigure
 from ..zoo import build
 from . import probes
 
@@ -103,7 +104,7 @@ METRICS = {
     "brief-training top-1": ("race_top1", "val top-1 % after brief training", 1.0, True),
 }
 _STANDIN_COLOR = "tab:red"
-_DPI = 80
+_SMALL_PT = 7.0  # the smallest text: 7 pt at nets.viz.DPI (100) is 9.7 px on the page
 _CLASSES = 10  # Imagenette and the stand-in both have ten classes
 
 
@@ -311,10 +312,12 @@ def best_under(frame, gmacs: float, x: str = "gmacs", y: str = "ref_top1") -> st
 # ----------------------------------------------------------------------------------------------------------
 
 
-def _new_figure(width: float, height: float) -> tuple[Figure, plt.Axes]:
-    fig, ax = plt.subplots(figsize=(width, height), dpi=_DPI)
+def _new_figure(width: float, height: float, **kwargs) -> tuple[Figure, plt.Axes]:
+    """A closed pyplot figure (a chart: ``nets.viz.BookFigure`` shows it as a light PNG) and its axes."""
+    fig, axes = plt.subplots(figsize=(width, height), dpi=DPI, FigureClass=BookFigure, **kwargs)
+    fig.image_format = "png"
     plt.close(fig)
-    return fig, ax
+    return fig, axes
 
 
 def _family_legend(frame, ax: plt.Axes, **kwargs):
@@ -325,7 +328,7 @@ def _family_legend(frame, ax: plt.Axes, **kwargs):
             span = f"{years.min()}" if years.min() == years.max() else f"{years.min()}–{years.max()}"
             handles.append(Line2D([], [], marker="o", linestyle="", color=FAMILY_COLORS[family], alpha=0.6,
                                   markersize=7, label=f"{_FAMILY_NAMES[family]} ({span})"))  # fmt: skip
-    return ax.legend(handles=handles, fontsize=7, **kwargs)
+    return ax.legend(handles=handles, fontsize=_SMALL_PT, **kwargs)
 
 
 def _bubble_sizes(params: Iterable[float]) -> np.ndarray:
@@ -386,13 +389,15 @@ def bubble_chart(frame, *, y: str = "ref_top1", title: str | None = None) -> Fig
         for m in (10, 50, 150)
     ]  # fmt: skip
     ax.add_artist(family_key)
-    sizes_legend = ax.legend(handles=size_key, fontsize=7, loc="upper left", labelspacing=1.5, borderpad=1.0)
+    sizes_legend = ax.legend(
+        handles=size_key, fontsize=_SMALL_PT, loc="upper left", labelspacing=1.5, borderpad=1.0
+    )
     fig.tight_layout()
     points = [
         (r["gmacs"], r[y], math.sqrt(s / math.pi)) for (_, r), s in zip(rows.iterrows(), sizes, strict=True)
     ]
     texts = [f"{label(n)} ({r['year']})" for n, r in rows.iterrows()]
-    _place_labels(ax, points, texts, avoid=[family_key, sizes_legend], fontsize=7)
+    _place_labels(ax, points, texts, avoid=[family_key, sizes_legend], fontsize=_SMALL_PT)
     return fig
 
 
@@ -412,7 +417,7 @@ def metric_chart(frame, metric: str) -> Figure:
     ax.barh([label(n) for n in values.index], values,
             color=[FAMILY_COLORS[frame.loc[n, "family"]] for n in values.index], alpha=0.8)  # fmt: skip
     for i, v in enumerate(values):
-        ax.text(v, i, f" {v:.3g}", va="center", fontsize=7)
+        ax.text(v, i, f" {v:.3g}", va="center", fontsize=_SMALL_PT)
     missing = [label(n) for n in frame.index if n not in values.index]
     note = f" (not measured: {', '.join(missing)})" if missing else ""
     a = frame.attrs
@@ -457,7 +462,7 @@ def budget_chart(frame, gmacs: float) -> Figure:
     fig.tight_layout()
     ordered = rows.sort_values("gmacs")
     points = [(r["gmacs"], r["ref_top1"], 4.0) for _, r in ordered.iterrows()]
-    notes = _place_labels(ax, points, [label(n) for n in ordered.index], fontsize=6.5)
+    notes = _place_labels(ax, points, [label(n) for n in ordered.index], fontsize=_SMALL_PT)
     for name, note in zip(ordered.index, notes, strict=True):
         note.set_alpha(1.0 if fits[name] else 0.4)
     return fig
@@ -605,12 +610,9 @@ def race_chart(histories: Mapping[str, History]) -> Figure:
         raise ValueError("race_chart needs at least one trained contender")
     several_epochs = max(len(h) for h in histories.values()) > 1
     if several_epochs:
-        fig, (curves, bars) = plt.subplots(
-            1, 2, figsize=(8.5, 3.4), dpi=_DPI, gridspec_kw={"width_ratios": [3, 2]}
-        )
+        fig, (curves, bars) = _new_figure(8.0, 3.4, ncols=2, gridspec_kw={"width_ratios": [3, 2]})
     else:
-        fig, bars = plt.subplots(figsize=(5.5, 0.3 * len(histories) + 1.4), dpi=_DPI)
-    plt.close(fig)
+        fig, bars = _new_figure(5.5, 0.3 * len(histories) + 1.4)
     standin = any(h.config.get("is_standin") for h in histories.values())
     classes = len(next(iter(histories.values())).config.get("classes", [])) or _CLASSES
     final = {name: 100 * h.final["val_top1"] for name, h in histories.items()}
@@ -627,20 +629,20 @@ def race_chart(histories: Mapping[str, History]) -> Figure:
             xlabel="epoch", ylabel="val top-1 (%)", title="validation accuracy per epoch", ylim=(0, 100)
         )
         curves.xaxis.get_major_locator().set_params(integer=True)
-        curves.legend(fontsize=6.5, ncol=2, loc="best")
+        curves.legend(fontsize=_SMALL_PT, ncol=2, loc="best")
         curves.grid(alpha=0.3)
     order = sorted(final, key=final.get)
     bars.barh([label(n) for n in order], [final[n] for n in order],
               color=[FAMILY_COLORS.get(entry(n).family, "gray") for n in order], alpha=0.8)  # fmt: skip
     for i, n in enumerate(order):
-        bars.text(final[n], i, f" {final[n]:.1f}", va="center", fontsize=7)
+        bars.text(final[n], i, f" {final[n]:.1f}", va="center", fontsize=_SMALL_PT)
     bars.axvline(100 / classes, color="black", linestyle=":", linewidth=1)
-    bars.text(100 / classes, len(order) - 0.4, f" chance (1 in {classes})", fontsize=7, va="bottom")
+    bars.text(100 / classes, len(order) - 0.4, f" chance (1 in {classes})", fontsize=_SMALL_PT, va="bottom")
     epochs = {len(h) for h in histories.values()}
     bars.set(xlabel=f"val top-1 (%) after {'/'.join(map(str, sorted(epochs)))} epoch(s)", xlim=(0, 100),
              ylim=(-0.6, len(order) + 0.2))  # fmt: skip
     bars.set_title("where each ended", fontsize=9)
-    bars.tick_params(labelsize=7)
+    bars.tick_params(labelsize=_SMALL_PT)
     bars.grid(alpha=0.3, axis="x")
     heading = "The race: one recipe, one budget"
     if standin:
