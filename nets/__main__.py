@@ -74,13 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = commands.add_parser(
         "train",
-        help="train a model on Imagenette (or the offline stand-in)",
+        help="train a model on Imagenette (or, offline, Fashion-MNIST or the stand-in)",
         description="Train a model briefly; writes checkpoint.pt and metrics.json under --out.",
     )
     t.add_argument("--model", required=True, help="a model name, e.g. resnet18 (see: python -m nets list)")
-    t.add_argument("--data", default=None, choices=("imagenette", "standin", "auto"),
-                   help="auto: Imagenette if it is on disk or downloadable, else the stand-in "
-                        "(default: $NETS_DATA, else auto)")  # fmt: skip
+    t.add_argument("--data", default=None, choices=("imagenette", "fashion-mnist", "standin", "auto"),
+                   help="auto: Imagenette if it is on disk or downloadable, else Fashion-MNIST, else the drawn "
+                        "stand-in (default: $NETS_DATA, else auto)")  # fmt: skip
     t.add_argument(
         "--data-root", default=None, help="data cache folder (default $NETS_DATA_DIR or ~/.cache/nets)"
     )

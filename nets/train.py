@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .checks import check_bool, check_choice, check_float, check_int
-from .data import balanced_subset, batches, num_batches
+from .data import CROP_SCALE, EVAL_CROP, balanced_subset, batches, num_batches
 from .files import atomic_write, remove_stale
 from .registry import entry
 from .summary import count_macs
@@ -90,6 +90,8 @@ _RESUME_KEYS = (
     "schedule",
     "warmup_epochs",
     "label_smoothing",
+    "crop_scale",
+    "eval_crop",
     "seed",
 )
 
@@ -262,25 +264,28 @@ class Plan:
     subset: int | None  # images per class per split; None = the full data
     warmup_epochs: float
     estimate_s: float | None  # expected wall time of the run, where we can estimate it (CPU)
-    kind: str  # "preview" or "brief run"
+    kind: str  # "preview", "publishing run" or "brief run"
 
     def __str__(self) -> str:
         data = "full data" if self.subset is None else f"{self.subset} images per class per split"
         est = f", about {self.estimate_s:.0f} s" if self.estimate_s is not None else ""
-        # Measured: resnet18's CPU preview on the stand-in ends at 13-15% val top-1 (chance is 10%).
-        note = " (it shows the pipeline; accuracy stays near chance)" if self.kind == "preview" else ""
         return (
             f"budget {self.budget!r} on {self.device}: a {self.kind} of {self.model}, {self.epochs} epochs "
-            f"at {self.image_size} px, batch {self.batch_size}, {data}{est}{note}"
+            f"at {self.image_size} px, batch {self.batch_size}, {data}{est}"
         )
 
 
 # The CPU preview aims at this much training + validation compute on the machine's threads, so that
-# with data loading and start-up it ends within about a minute on two cores.
+# with data loading and start-up it ends within about a minute on two cores. NETS_BUDGET=publish (for a
+# book published from a CPU runner) multiplies it.
 _CPU_PREVIEW_SECONDS = 40.0
-_CPU_PREVIEW_SIZE = 64
+_PUBLISH_FACTOR = 10.0
+BUDGET_ENV = "NETS_BUDGET"
+_CPU_PREVIEW_SIZE = 64  # px for Imagenette (160 px photos); low-resolution data trains at its own size
+_LOW_RES_SIZE = 32  # Fashion-MNIST's 28 px images (and the stand-in's shapes) gain nothing above this
 _CPU_PREVIEW_EPOCHS = 3
-_CPU_PREVIEW_CLASSES = 10  # Imagenette and the stand-in both have 10
+_CPU_PREVIEW_CLASSES = 10  # Imagenette, Fashion-MNIST and the stand-in all have 10
+_CPU_MIN_STEPS = 60  # fewer optimiser steps than this and no network leaves chance
 # Training throughput of one CPU thread, in forward multiply-accumulates x 3 (forward + backward) per
 # second, measured at 64 px (80 px for Inception), batch 16, torch 2.14 on this project's machine:
 # resnet18 20.8, resnet50 20.3, vgg16 25.3, vgg11_bn 19.1, alexnet 10.6 (its big FC layers are memory
@@ -292,19 +297,31 @@ _CPU_GMACS_PER_THREAD = {"resnet": 20.0, "vgg": 20.0, "alexnet": 10.0, "inceptio
 _CPU_GMACS_DEFAULT = 10.0
 
 
+def _publishing() -> bool:
+    value = os.environ.get(BUDGET_ENV, "").strip().lower()
+    if value not in ("", "brief", "publish"):
+        raise ValueError(f"{BUDGET_ENV} must be 'brief' or 'publish', got {value!r}")
+    return value == "publish"
+
+
 def plan_budget(
-    budget: str = "brief", device: str | torch.device = "auto", model: str | nn.Module | None = None
+    budget: str = "brief",
+    device: str | torch.device = "auto",
+    model: str | nn.Module | None = None,
+    data=None,
 ) -> Plan:
     """Choose epochs, resolution, batch size and data subset for ``budget`` on ``device``.
 
     ``"brief"`` means: on a GPU a real brief run (5 epochs at 128 px on the full data); on Apple MPS
     a shorter one on part of the data; on a CPU a preview that ends in about a minute on two cores:
-    3 epochs at 64 px on as many images per class as ~40 s of compute allow for this model (its
-    multiply-accumulates at 64 px against a measured per-family CPU rate), so a VGG-16 gets fewer
-    images than a ResNet-18 rather than a longer wait. The estimate assumes an otherwise idle machine.
+    3 epochs on as many images per class as ~40 s of compute allow for this model (its
+    multiply-accumulates against a measured per-family CPU rate), so a VGG-16 gets fewer images than a
+    ResNet-18 rather than a longer wait, but never fewer than 60 optimiser steps. The resolution is
+    64 px for Imagenette and 32 px for low-resolution ``data`` (Fashion-MNIST, the stand-in), or the
+    model's smallest input. ``NETS_BUDGET=publish`` gives CPU runs ten times the compute (more images
+    and epochs), for a book published from a runner without a GPU; GPUs keep the brief run.
     """
-    if budget not in BUDGETS:
-        raise ValueError(f"unknown budget {budget!r}; choose one of {', '.join(BUDGETS)}")
+    check_choice("budget", budget, BUDGETS)
     dev = resolve_device(device)
     name, min_size = _model_name_and_min_size(model)
     if dev.type == "cuda":
@@ -313,8 +330,12 @@ def plan_budget(
     if dev.type == "mps":
         size = max(112, _round_up(min_size, 16))
         return Plan(budget, str(dev), name, 3, size, 64, 300, 1.0, None, "brief run")
-    size = max(_CPU_PREVIEW_SIZE, _round_up(min_size, 16))
-    epochs = _CPU_PREVIEW_EPOCHS
+    publish = _publishing()
+    low_res = data is not None and getattr(data, "resolution", 999) <= 64
+    size = max(_LOW_RES_SIZE if low_res else _CPU_PREVIEW_SIZE, _round_up(min_size, 16))
+    epochs = _CPU_PREVIEW_EPOCHS * (2 if publish else 1)
+    seconds = _CPU_PREVIEW_SECONDS * (_PUBLISH_FACTOR if publish else 1)
+    cap = 600 if publish else 300
     macs = _macs_at(model, size)
     if macs is None:
         subset, estimate = 50, None
@@ -323,10 +344,13 @@ def plan_budget(
         rate = _CPU_GMACS_PER_THREAD.get(_family(model), _CPU_GMACS_DEFAULT) * 1e9 * (1 + 0.5 * (threads - 1))
         seconds_per_image = 3 * macs / rate * (1 + 0.3)  # train, plus validating as many images
         per_class_s = _CPU_PREVIEW_CLASSES * epochs * seconds_per_image
-        subset = int(min(150, max(8, _CPU_PREVIEW_SECONDS / per_class_s)))
-        estimate = subset * per_class_s
+        subset = int(min(cap, max(8, seconds / per_class_s)))
     batch = 32 if subset * _CPU_PREVIEW_CLASSES >= 160 else 16
-    return Plan(budget, "cpu", name, epochs, size, batch, subset, 1.0, estimate, "preview")
+    # A floor on optimiser steps, not only on seconds: a slow model gets more images, not fewer steps.
+    subset = max(subset, -(-_CPU_MIN_STEPS * batch // (epochs * _CPU_PREVIEW_CLASSES)))
+    estimate = None if macs is None else subset * per_class_s
+    kind = "publishing run" if publish else "preview"
+    return Plan(budget, "cpu", name, epochs, size, batch, subset, 1.0, estimate, kind)
 
 
 def _round_up(x: int, m: int) -> int:
@@ -378,6 +402,21 @@ def _macs_at(model: str | nn.Module | None, size: int) -> int | None:
 # ----------------------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Recipe:
+    """What ``fit`` does by default besides the optimiser: augmentation strength and the loss's targets."""
+
+    crop_scale: tuple[float, float]  # training crops cover this fraction of the image's area
+    eval_crop: float  # evaluation sees this central fraction of the image's side
+    label_smoothing: float
+
+
+def brief_recipe(epochs: int) -> Recipe:
+    """The recipe ``fit`` uses for a run of ``epochs`` epochs (measured with bench/recipe.py)."""
+    check_int("epochs", epochs)
+    return Recipe(crop_scale=CROP_SCALE, eval_crop=EVAL_CROP, label_smoothing=0.1)
+
+
 def fit(
     model: nn.Module | str,
     data,
@@ -390,7 +429,9 @@ def fit(
     weight_decay: float | None = None,
     schedule: str = "onecycle",
     warmup_epochs: float | None = None,
-    label_smoothing: float = 0.1,
+    label_smoothing: float | None = None,
+    crop_scale: tuple[float, float] | None = None,
+    eval_crop: float | None = None,
     amp: str | bool = "auto",
     channels_last: bool = False,
     compile: bool = False,
@@ -425,6 +466,10 @@ def fit(
 
     _check_args(epochs, batch_size, image_size, lr, optimizer, weight_decay, schedule, warmup_epochs,
                 label_smoothing, amp, seed, resume, overwrite, channels_last, compile)  # fmt: skip
+    if crop_scale is not None:
+        crop_scale = tuple(check_float("crop_scale", v, low=0.0, high=1.0, low_open=True) for v in crop_scale)
+    if eval_crop is not None:
+        check_float("eval_crop", eval_crop, low=0.0, high=1.0, low_open=True)
     out = _check_out(out, resume=resume, overwrite=overwrite)
     dev = resolve_device(device)
     rank, world_size, owns_group = init_distributed(dev)
@@ -432,7 +477,7 @@ def fit(
     try:
         plan = None
         if budget is not None:
-            plan = budget if isinstance(budget, Plan) else plan_budget(budget, dev, model)
+            plan = budget if isinstance(budget, Plan) else plan_budget(budget, dev, model, data)
             if show:
                 print(plan)
         epochs = epochs if epochs is not None else plan.epochs if plan else 5
@@ -445,6 +490,10 @@ def fit(
             lr = (0.2 if optimizer == "sgd" else 2e-3) * batch_size / 128
         if weight_decay is None:
             weight_decay = 5e-4 if optimizer == "sgd" else 0.05
+        defaults = brief_recipe(epochs)
+        label_smoothing = defaults.label_smoothing if label_smoothing is None else label_smoothing
+        crop_scale = defaults.crop_scale if crop_scale is None else crop_scale
+        eval_crop = defaults.eval_crop if eval_crop is None else eval_crop
         if plan is not None and plan.subset is not None:
             data = balanced_subset(data, plan.subset, seed=seed)
         _check_data(data, batch_size, world_size)
@@ -492,6 +541,8 @@ def fit(
             "schedule": schedule,
             "warmup_epochs": warmup_epochs,
             "label_smoothing": label_smoothing,
+            "crop_scale": list(crop_scale),
+            "eval_crop": eval_crop,
             "amp": "off" if amp_dtype is None else str(amp_dtype).removeprefix("torch."),
             "channels_last": channels_last,
             "compile": compile,
@@ -532,7 +583,8 @@ def fit(
         run = _Run(
             net=net, model=model, opt=opt, sched=sched, scaler=scaler, dev=dev, amp_dtype=amp_dtype,
             rank=rank, world_size=world_size, batch_size=batch_size, image_size=image_size, seed=seed,
-            label_smoothing=label_smoothing, channels_last=channels_last, data=data, show=show,
+            label_smoothing=label_smoothing, crop_scale=crop_scale, eval_crop=eval_crop,
+            channels_last=channels_last, data=data, show=show,
             ckpt_path=ckpt_path, batches=batches, steps_per_epoch=steps_per_epoch, epochs=epochs,
         )  # fmt: skip
         epoch_bar = _bar(show, total=epochs, initial=start_epoch, desc=f"{name}", unit="epoch")
@@ -596,6 +648,8 @@ class _Run:
     image_size: int
     seed: int
     label_smoothing: float
+    crop_scale: tuple[float, float]
+    eval_crop: float
     channels_last: bool
     data: Any
     show: bool
@@ -625,7 +679,7 @@ class _Run:
         it = self.batches(
             self.data.train, self.batch_size, train=True, image_size=self.image_size, device=self.dev,
             seed=self.seed, epoch=epoch, rank=self.rank, world_size=self.world_size,
-            channels_last=self.channels_last,
+            channels_last=self.channels_last, crop_scale=self.crop_scale,
         )  # fmt: skip
         start = time.perf_counter()
         try:
@@ -686,6 +740,7 @@ class _Run:
         it = self.batches(
             self.data.val, self.batch_size, train=False, image_size=self.image_size, device=self.dev,
             seed=self.seed, rank=self.rank, world_size=self.world_size, channels_last=self.channels_last,
+            eval_crop=self.eval_crop,
         )  # fmt: skip
         for x, y in it:
             if y.numel() == 0:  # this rank's slice of the last, short batch is empty
@@ -912,7 +967,8 @@ def _check_args(epochs, batch_size, image_size, lr, optimizer, weight_decay, sch
         check_float("warmup_epochs", warmup_epochs, low=0.0)
     check_choice("optimizer", optimizer, OPTIMIZERS)
     check_choice("schedule", schedule, SCHEDULES)
-    check_float("label_smoothing", label_smoothing, low=0.0, high=1.0, high_open=True)
+    if label_smoothing is not None:
+        check_float("label_smoothing", label_smoothing, low=0.0, high=1.0, high_open=True)
     if not isinstance(amp, bool):
         check_choice("amp", amp, AMP_MODES)
     check_int("seed", seed, minimum=0)

@@ -49,6 +49,7 @@ from .lab.probes import first_tensor
 
 __all__ = [
     "DPI",
+    "MIN_DPI",
     "MIN_TEXT_PX",
     "PAGE_WIDTH_PX",
     "BookFigure",
@@ -68,12 +69,14 @@ __all__ = [
 DPI = 100  # every figure's resolution (nets.lab and nets.widgets use it too)
 PAGE_WIDTH_PX = 800  # the book's text column: the browser shrinks a wider image to fit
 MIN_TEXT_PX = 9.0  # the smallest text a figure may show on the page, in CSS pixels (font size)
+MIN_DPI = 90  # nets.widgets draws no figure coarser than this (10 pt text: 12.5 px)
 JPEG_QUALITY = 85
 _SMALL_PT = 7.0  # the smallest font size used here: 7 pt at 100 dpi is 9.7 px
 _JPEG_GAIN = 0.6  # a JPEG is sent only when it is at most 60% of the lossless PNG: photographs
 _PALETTE_MEAN_ERROR = 1.0  # a 256-colour PNG is sent when the pixels' mean error (of 255) is at most this
 _PALETTE_RARE_ERROR = 10  # ... and 99.9% of pixels are off by at most this much in any channel
 _PALETTE_MAX_COLOURS = 1 << 14  # an image with more distinct colours is a photograph: no palette tried
+_PALETTE_SIZES = (16, 32, 64, 128)  # smaller palettes tried before 256 colours, smallest first
 _DEEP_COLOR = "tab:blue"
 _CLASSIC_COLOR = "tab:gray"
 _STANDIN_COLOR = "tab:red"
@@ -145,17 +148,25 @@ def _saved(image: Any, fmt: str, **options: Any) -> bytes:
 
 
 def _palette_png(image: Any) -> bytes | None:
-    """The image as a 256-colour PNG, or None if a palette would change it visibly (or it is a photo)."""
+    """The image as a PNG of as few colours as lose nothing visible (16 to 256), or None if even 256 would
+    change it visibly (or it is a photograph). 16 colours make a 4-bit PNG, which is a third smaller."""
     from PIL import Image
 
     if image.getcolors(_PALETTE_MAX_COLOURS) is None:
         return None
-    quantised = image.quantize(256, method=Image.Quantize.MAXCOVERAGE, dither=Image.Dither.NONE)
     original = np.asarray(image, dtype=np.int16)
-    error = np.abs(np.asarray(quantised.convert("RGB"), dtype=np.int16) - original).max(axis=-1)
-    if error.mean() > _PALETTE_MEAN_ERROR or np.percentile(error, 99.9) > _PALETTE_RARE_ERROR:
+
+    def quantised(colours: int) -> Any:
+        palette = image.quantize(colours, method=Image.Quantize.MAXCOVERAGE, dither=Image.Dither.NONE)
+        error = np.abs(np.asarray(palette.convert("RGB"), dtype=np.int16) - original).max(axis=-1)
+        visible = error.mean() > _PALETTE_MEAN_ERROR or np.percentile(error, 99.9) > _PALETTE_RARE_ERROR
+        return None if visible else palette
+
+    full = quantised(256)
+    if full is None:
         return None
-    return _saved(quantised, "PNG", optimize=True)
+    best = next((q for q in map(quantised, _PALETTE_SIZES) if q is not None), full)
+    return _saved(best, "PNG", optimize=True)
 
 
 def encode_figure(

@@ -39,7 +39,7 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from .viz import DPI, encode_figure
+from .viz import DPI, MIN_DPI, encode_figure
 
 __all__ = ["BOOK_BUILD_ENV", "MAX_OUTPUTS", "MAX_WIDGET_BYTES", "Explorer", "explore"]
 
@@ -69,8 +69,10 @@ def explore(
 
     ``render`` draws a matplotlib figure (left open, shown or returned; it is captured at ``dpi`` as a
     PNG or a JPEG, whichever suits it, and closed) or returns something to display: an
-    ``IPython.display.HTML``, a DataFrame, a str. The first option of each parameter is shown first; its
-    name, with spaces for underscores, labels its control.
+    ``IPython.display.HTML``, a DataFrame, a str. ``dpi`` is at least ``nets.viz.MIN_DPI`` (90), so the
+    text stays legible (a lower one is raised to it), and a figure is never drawn wider than the page:
+    a figure of many panels should be wide rather than drawn at a low dpi. The first option of each
+    parameter is shown first; its name, with spaces for underscores, labels its control.
     ``live=None`` picks by itself: live in a Jupyter/Colab kernel, static in the book build and
     outside a kernel. Fix other arguments with ``functools.partial`` or a lambda.
     """
@@ -92,6 +94,7 @@ def explore(
     count = 1
     for options in params.values():
         count *= len(options)
+    dpi = max(float(dpi), MIN_DPI)
     if live is None:
         live = _kernel_is_live()
     if live:

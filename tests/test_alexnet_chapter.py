@@ -3,6 +3,9 @@ divisor, augmentation, Figure 1's network."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pandas as pd
 import pytest
 import torch
@@ -289,3 +292,31 @@ def test_flat_fraction_counts_units_that_pass_little_gradient():
     assert net.training  # the mode is restored
     with pytest.raises(ValueError, match="no nn.ReLU or nn.Tanh"):
         lab.flat_fraction(nn.Linear(2, 2), torch.zeros(1, 2))
+
+
+# The chapter's text
+
+
+def _chapter(kind: str) -> list[str]:
+    """The sources of the chapter's cells of ``kind``, after the setup cell (synced from book/_setup_cell.py)."""
+    cells = json.loads((Path(__file__).parent.parent / "book" / "alexnet.ipynb").read_text())["cells"]
+    return ["".join(c["source"]) for c in cells[1:] if c["cell_type"] == kind]
+
+
+def test_the_chapters_code_lines_fit_the_cell():
+    long = [line for cell in _chapter("code") for line in cell.splitlines() if len(line) > 90]
+    assert long == []
+
+
+def test_the_chapter_names_the_venue_the_channels_and_the_lrn_constant_right():
+    prose, code = "\n".join(_chapter("markdown")), "\n".join(_chapter("code"))
+    assert "NeurIPS" not in prose  # NIPS 2012; the conference was renamed in 2018
+    # torchvision's channels come from cuda-convnet2's one-GPU configuration, not from "One weird trick"
+    assert "64-192-384-384-256" in prose and "pytorch/vision/pull/704" in prose
+    assert "cuda-convnet2" in prose
+    # alexnet2012 has LRN: it lacks BatchNorm, not normalisation layers
+    assert "without normalisation layers" not in prose and "no normalisation layers" not in prose
+    assert "`bvlc_alexnet`" in prose and "$k = 1$" in prose
+    assert "2**0.75" not in code and "norm1.k" in code  # the divisor's floor is read from the model
+    # the paper's rounded count, as the card holds it (the abstract's "60 million parameters")
+    assert f'"{nets.card("alexnet2012").paper_params_m:g} million parameters" (in its abstract)' in prose

@@ -284,6 +284,52 @@ def test_site_check_flags_widget_code_from_a_cdn(tmp_path: Path):
     assert any("does not load widgets/requirejs" in p for p in problems)
 
 
+def test_site_check_fails_a_page_over_600_kb_and_names_its_biggest_images(tmp_path: Path):
+    import base64
+    import json
+
+    def image(kb: int, magic: bytes) -> str:
+        return base64.b64encode(magic + bytes(kb * 750 - len(magic))).decode()  # kb kB in the page
+
+    outputs = [
+        {
+            "output_type": "display_data",
+            "data": {"image/png": image(30, b"\x89PNG"), "text/plain": "<figure>"},
+        }
+    ]
+    outputs += [
+        {"output_type": "display_data", "data": {"image/jpeg": image(kb, b"\xff\xd8\xff")}}
+        for kb in (250, 120)
+    ]
+    state = {
+        "state": {
+            f"m{i}": {"model_name": "OutputModel", "state": {"outputs": [o]}} for i, o in enumerate(outputs)
+        }
+    }
+    scripts = "".join(f'<script src="../{script}"></script>' for script in build_book.WIDGET_SCRIPTS)
+    widget_state = f'<script type="application/vnd.jupyter.widget-state+json">{json.dumps(state)}</script>'
+    (tmp_path / "book").mkdir()
+    heavy = tmp_path / "book" / "efficientnet.html"
+    heavy.write_text(f"<html>{scripts}{widget_state}<p>{'text ' * 50_000}</p></html>")
+    light = tmp_path / "book" / "alexnet.html"
+    light.write_text(f"<html>{scripts}<img src='data:image/png;base64,{image(20, b'x')}'></html>")
+    problems = [p for p in build_book.check_site(tmp_path) if "weighs" in p]
+    assert len(problems) == 1, problems
+    (problem,) = problems
+    size = heavy.stat().st_size / 1e3
+    assert problem.startswith(f"book/efficientnet.html weighs {size:.0f} kB, more than the 600 kB a page may")
+    assert "3 embedded images make 400 kB of it" in problem
+    assert "the biggest: image/jpeg 250.0 kB, image/jpeg 120.0 kB, image/png 30.0 kB" in problem
+    assert "nets.widgets.explore" in problem
+    assert build_book.page_weight(light, tmp_path) is None
+    prose = tmp_path / "intro.html"
+    prose.write_text("<p>words</p>" * 100)
+    assert (
+        "intro.html weighs 1 kB, more than the 1 kB a page may: it embeds no images"
+        in build_book.page_weight(prose, tmp_path, limit=1000)
+    )
+
+
 @pytest.mark.slow
 def test_strict_build_executes_every_chapter_without_warnings():
     """`make book` from a cold execution cache: every chapter runs offline; -W turns any warning into a failure."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -179,3 +181,29 @@ def test_se_gates_one_per_channel_per_block_and_they_depend_on_the_input() -> No
     gates = torch.cat(list(a.values()))
     assert ((gates > 0) & (gates < 1)).all()
     assert any(not torch.equal(a[n], b[n]) for n in blocks)
+
+
+# The chapter's text
+
+
+def _chapter(kind: str) -> list[str]:
+    """The sources of the chapter's cells of ``kind``, after the setup cell (synced from book/_setup_cell.py)."""
+    cells = json.loads((Path(__file__).parent.parent / "book" / "efficientnet.ipynb").read_text())["cells"]
+    return ["".join(c["source"]) for c in cells[1:] if c["cell_type"] == kind]
+
+
+def test_the_chapters_code_lines_fit_the_cell():
+    long = [line for cell in _chapter("code") for line in cell.splitlines() if len(line) > 90]
+    assert long == []
+
+
+def test_the_chapter_numbers_stages_as_the_papers_table_1():
+    prose, code = "\n".join(_chapter("markdown")), "\n".join(_chapter("code"))
+    # stage 1 the stem, 2-8 MBConv (our modules stage1-stage7), 9 the head
+    assert list(lab.stage_table(_meta(E.efficientnet)).index) == list(range(1, 10))
+    assert "the paper's stage 7 (our `stages.stage6`" in prose and "B0's stage 3" in prose
+    assert "stage 6," not in prose and "B0's second stage" not in prose
+    assert 'index=pd.Index(range(2, 9), name="paper stage")' in code
+    b7 = nets.card("efficientnet_b7")
+    assert f"B7 has {b7.paper_params_m:g} million\nparameters in the paper's Table 2" in prose
+    assert b7.paper_source.startswith("Table 2")

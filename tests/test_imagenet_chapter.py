@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -186,3 +188,17 @@ def test_topk_report_reads_as_text_without_html():
     assert lines[0].startswith("correct  a cat [cat, rank 1]: cat 90%, ")
     assert lines[1].startswith("correct  a dog <& a cat> [dog, rank 2]: cat 50%, dog 40%, ")
     assert lines[2] == "wrong    a bird [bird, rank 4]: cat 40%, dog 30%, fish 20%"
+
+
+# The chapter's text
+
+
+def _chapter(kind: str) -> list[str]:
+    """The sources of the chapter's cells of ``kind``, after the setup cell (synced from book/_setup_cell.py)."""
+    cells = json.loads((Path(__file__).parent.parent / "book" / "imagenet.ipynb").read_text())["cells"]
+    return ["".join(c["source"]) for c in cells[1:] if c["cell_type"] == kind]
+
+
+def test_the_chapters_code_lines_fit_the_cell():
+    long = [line for cell in _chapter("code") for line in cell.splitlines() if len(line) > 90]
+    assert long == []

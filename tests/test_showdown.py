@@ -292,3 +292,22 @@ def test_race_table_and_chart_label_stand_in_results():
     assert len(one_epoch.axes) == 1 and "STAND-IN" not in one_epoch._suptitle.get_text()
     with pytest.raises(ValueError, match="at least one"):
         showdown.race_chart({})
+
+
+def test_charts_are_light_pngs_legible_at_the_pages_width():
+    from nets import viz
+
+    frame = toy_frame()
+    histories = {"resnet18": history("resnet18", [0.2, 0.4]), "alexnet": history("alexnet", [0.3, 0.5])}
+    charts = {
+        "bubble_chart": showdown.bubble_chart(frame),
+        "metric_chart": showdown.metric_chart(frame, "CPU images/s"),
+        "budget_chart": showdown.budget_chart(frame, 4),
+        "race_chart": showdown.race_chart(histories),
+        "race_chart, one epoch": showdown.race_chart({"resnet18": history("resnet18", [0.2])}),
+    }
+    for name, fig in charts.items():
+        assert fig.dpi == viz.DPI, name
+        assert viz.smallest_text_px(fig) >= viz.MIN_TEXT_PX, f"{name}: text too small to read on the page"
+        mime, data = viz.encode_figure(fig)
+        assert mime == "image/png" and len(data) < 40_000, (name, mime, len(data))

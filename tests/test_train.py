@@ -16,6 +16,7 @@ import pytest
 import torch
 from torch import nn
 
+import nets
 import nets.train as train
 from nets.data import Data, Split
 from nets.train import EPOCH_KEYS, History, Plan, TrainingDiverged, fit, load_checkpoint, plan_budget
@@ -308,7 +309,7 @@ def test_an_exploding_learning_rate_is_caught_before_any_checkpoint(tmp_path):
         ({"amp": "fp8"}, "amp must be one of"),
         ({"label_smoothing": 1.0}, r"label_smoothing must be in \[0, 1\)"),
         ({"batch_size": 65}, "larger than the 64 training images"),
-        ({"budget": "overnight"}, "unknown budget 'overnight'"),
+        ({"budget": "overnight"}, "budget must be one of 'brief'; got 'overnight'"),
         ({"device": "tpu"}, "unknown device 'tpu'"),
     ],
 )
@@ -367,13 +368,33 @@ def test_brief_budget_on_cpu_is_a_short_preview_scaled_by_model_cost():
     assert plan_budget("brief", "cpu", "inception_v3").image_size >= 75  # its smallest input
 
 
+def test_cpu_plans_leave_chance_behind_and_publishing_buys_more(monkeypatch):
+    fashion = Data(make_split(16, 1), make_split(16, 2), list(CLASSES), "fashion-mnist", True, 64)
+    for name in ("alexnet", "vgg16_bn", "resnet18", "googlenet", "inception_v3", "efficientnet_b0"):
+        plan = plan_budget("brief", "cpu", name, fashion)
+        steps = plan.epochs * plan.subset * 10 // plan.batch_size
+        assert steps >= 60, f"{name}: {plan} gives only {steps} optimiser steps"
+        assert plan.image_size == max(32, -(-nets.registry.entry(name).min_size // 16) * 16), plan
+    monkeypatch.setenv("NETS_BUDGET", "publish")
+    published = plan_budget("brief", "cpu", "resnet18", fashion)
+    monkeypatch.delenv("NETS_BUDGET")
+    brief = plan_budget("brief", "cpu", "resnet18", fashion)
+    assert published.kind == "publishing run" and published.epochs > brief.epochs
+    assert published.subset * published.epochs > 4 * brief.subset * brief.epochs
+    assert plan_budget("brief", "cuda" if torch.cuda.is_available() else "cpu", "resnet18").epochs in (3, 5)
+    monkeypatch.setenv("NETS_BUDGET", "overnight")
+    with pytest.raises(ValueError, match="NETS_BUDGET must be 'brief' or 'publish'"):
+        plan_budget("brief", "cpu", "resnet18")
+
+
 def test_fit_with_a_budget_says_what_it_chose_and_explicit_settings_win(capsys):
     data = make_data()
     planned = dict(FAST, image_size=None, batch_size=None)
     history = fit(small_net(), data, 1, budget="brief", **dict(planned, progress=True))
     printed = capsys.readouterr().out
     assert "budget 'brief' on cpu: a preview of Sequential" in printed
-    assert history.config["budget"] == "brief" and history.config["image_size"] == 64
+    # the test data are 16 px images: low-resolution data train at 32 px (Imagenette at 64)
+    assert history.config["budget"] == "brief" and history.config["image_size"] == 32
     assert len(history) == 1  # epochs=1 given explicitly overrides the plan's 3
 
     plan = Plan("brief", "cpu", "tiny", 2, 16, 8, 4, 0.5, None, "preview")

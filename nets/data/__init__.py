@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..checks import check_choice, check_int
+from ..checks import check_choice, check_float, check_int
 from ..files import DiskSpaceError
 from . import fashion, imagenette, standin
 from .augment import CROP_RATIO, CROP_SCALE, EVAL_CROP, MEAN, STD, augmented, crop_resize, gather, raw
@@ -232,6 +232,8 @@ def batches(
     rank: int = 0,
     world_size: int = 1,
     channels_last: bool = False,
+    crop_scale: tuple[float, float] = CROP_SCALE,
+    eval_crop: float = EVAL_CROP,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Yield ``(x, y)``: x float32 (b, 3, image_size, image_size) normalised, y int64, both on ``device``.
 
@@ -247,12 +249,17 @@ def batches(
     gathered there and nothing crosses the bus.
     """
     image_size = check_int("image_size", image_size, minimum=8)
+    low, high = (check_float("crop_scale", v, low=0.0, high=1.0, low_open=True) for v in crop_scale)
+    if low > high:
+        raise ValueError(f"crop_scale must be (low, high) with low <= high, got {crop_scale!r}")
+    eval_crop = check_float("eval_crop", eval_crop, low=0.0, high=1.0, low_open=True)
     common = {"train": train, "seed": seed, "epoch": epoch, "rank": rank, "world_size": world_size}
     rows = raw_batches(split, batch_size, device=device, **common)
     device = torch.device(device)
     return augmented(
-        rows, batch_size, image_size=image_size, device=device, channels_last=channels_last, **common
-    )
+        rows, batch_size, image_size=image_size, device=device, channels_last=channels_last,
+        crop_scale=(low, high), eval_crop=eval_crop, **common,
+    )  # fmt: skip
 
 
 def raw_batches(

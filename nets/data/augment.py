@@ -75,19 +75,26 @@ def augmented(
     rank: int,
     world_size: int,
     channels_last: bool,
+    crop_scale: tuple[float, float] = CROP_SCALE,
+    eval_crop: float = EVAL_CROP,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """:func:`raw`'s batches as normalised float32 ``image_size`` squares: random crop + flip or the centre."""
+    """:func:`raw`'s batches as normalised float32 ``image_size`` squares: random crop + flip or the centre.
+
+    ``crop_scale``: the range of the training crop's area, as a fraction of the image; ``eval_crop``:
+    the side of the evaluation's centre crop, as a fraction of the image's side.
+    """
     local = batch_size // world_size
     lo, hi = rank * local, (rank + 1) * local
     mean, std = _norm_constants(device)
     for step, (x, y) in enumerate(rows):
         x = x.float()
         if train:
-            w, h, cx, cy, flip = (t[lo:hi].to(device) for t in _draw_crops(batch_size, seed, epoch, step))
+            boxes = _draw_crops(batch_size, seed, epoch, step, crop_scale)
+            w, h, cx, cy, flip = (t[lo:hi].to(device) for t in boxes)
             x = crop_resize(x, w * torch.where(flip, -1.0, 1.0), h, cx, cy, image_size)
         else:
             b = x.shape[0]
-            full = torch.full((b,), EVAL_CROP, device=device)
+            full = torch.full((b,), eval_crop, device=device)
             zero = torch.zeros(b, device=device)
             x = crop_resize(x, full, full, zero, zero, image_size)
         x = x.sub_(mean).div_(std)  # crop_resize returned a fresh tensor: normalise in place
@@ -122,7 +129,9 @@ def _generator(seed: int, epoch: int, step: int | str) -> torch.Generator:
     return torch.Generator().manual_seed(int(state[0]) << 31 | int(state[1]) >> 1)
 
 
-def _draw_crops(batch: int, seed: int, epoch: int, step: int) -> tuple[torch.Tensor, ...]:
+def _draw_crops(
+    batch: int, seed: int, epoch: int, step: int, crop_scale: tuple[float, float] = CROP_SCALE
+) -> tuple[torch.Tensor, ...]:
     """Random-resized-crop boxes + flips for a whole global batch, as fractions of the image side.
 
     Like torchvision's RandomResizedCrop: up to 10 tries of (area scale, log-uniform aspect ratio), the
@@ -131,7 +140,7 @@ def _draw_crops(batch: int, seed: int, epoch: int, step: int) -> tuple[torch.Ten
     """
     g = _generator(seed, epoch, step)
     tries = 10
-    scale = torch.empty(batch, tries).uniform_(*CROP_SCALE, generator=g)
+    scale = torch.empty(batch, tries).uniform_(*crop_scale, generator=g)
     log_ratio = torch.empty(batch, tries).uniform_(
         math.log(CROP_RATIO[0]), math.log(CROP_RATIO[1]), generator=g
     )

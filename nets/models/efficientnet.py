@@ -207,7 +207,8 @@ class EfficientNet(nn.Module):
     """B0 (paper Table 1) widened by ``width_mult`` and deepened by ``depth_mult``.
 
     ``stem`` (conv3x3 s2) -> ``stages`` (seven stages of MBConv) -> ``head`` (conv1x1) -> ``pool``
-    -> ``classifier`` (dropout, fc). Stochastic depth grows linearly over the blocks, from 0 at
+    -> ``classifier`` (dropout, fc). The paper's Table 1 numbers these stages 1-9: the stem is stage 1,
+    the modules ``stages.stage1`` ... ``stages.stage7`` are its stages 2-8, and the head is stage 9. Stochastic depth grows linearly over the blocks, from 0 at
     the first block to ``stochastic_depth * (n - 1) / n`` at the last (as the reference code does).
     """
 
