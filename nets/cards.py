@@ -110,7 +110,7 @@ EFFICIENTNET = Paper(
 _ROWS: dict[str, tuple] = {
     "alexnet": (
         2012, ALEXNET, 60.0, None, 100 - 40.7, 100 - 18.2,
-        "Table 2 (1 CNN), ILSVRC-2012 val, average over 10 patches; parameters: Section 1",
+        "Table 2 (1 CNN), ILSVRC-2012 val, average over 10 patches; parameters: the abstract",
         "the paper's numbers are for its two-GPU original: 1 CNN, top-1/top-5 error 40.7/18.2; '60 million parameters'",
         61_100_840, 0.714, 224, 56.522, 79.066,
         "torchvision's one-GPU variant, 64-192-384-256-256 channels with no LRN: cuda-convnet2's one-GPU "
@@ -118,7 +118,7 @@ _ROWS: dict[str, tuple] = {
     ),
     "alexnet2012": (
         2012, ALEXNET, 60.0, None, 100 - 40.7, 100 - 18.2,
-        "Table 2 (1 CNN), ILSVRC-2012 val, average over 10 patches; parameters: Section 1",
+        "Table 2 (1 CNN), ILSVRC-2012 val, average over 10 patches; parameters: the abstract",
         "1 CNN, top-1/top-5 error 40.7/18.2; '60 million parameters'",
         None, None, None, None, None,
         "the paper's two-tower original; no reference weights exist (the exact count 60,965,224 is layer arithmetic)",
@@ -172,7 +172,7 @@ for _depth, (_gm, _e1, _e5, _table, _rp, _rg, _t1, _t5) in _RESNET.items():
 _ROWS |= {
     "googlenet": (
         2014, GOOGLENET, None, 1.5, None, 100 - 10.07,
-        "Table 5, 1 model and 1 crop (224 px), ILSVRC-2014 val; MACs: Section 5",
+        "Table 5, 1 model and 1 crop (224 px), ILSVRC-2014 val; MACs: Section 1 (introduction)",
         "top-5 error 10.07%; top-1 not reported; '1.5 billion multiply-adds at inference time'",
         6_624_904, 1.498, 224, 69.778, 89.530,
         "torchvision's layout uses 3x3 convs in the '5x5' branch (pytorch/vision#906); paper_5x5=True gives the paper's",
@@ -180,7 +180,7 @@ _ROWS |= {
     "inception_v3": (
         2015, INCEPTION_V3, 25.0, 5.0, 100 - 21.2, 100 - 5.6,
         "Table 3 (last row), single model and single crop at 299 px, ILSVRC-2012 val; parameters and MACs: "
-        "Section 1 / Section 6",
+        "the abstract",
         "top-1/top-5 error 21.2/5.6 ('Inception-v3', BN-auxiliary); 'less than 25 million parameters', "
         "'5 billion multiply-adds'; Table 4 is multi-crop",
         27_161_264, 5.713, 299, 77.294, 93.450,

@@ -610,16 +610,19 @@ def fit(
                 if rank == 0 and out_dir is not None:
                     _save_checkpoint(ckpt_path, model, opt, sched, scaler, epoch + 1, history)
                     history.save(out_dir / METRICS)
+                line = (
+                    f"epoch {epoch + 1}/{epochs}: train loss {train_loss:.3f} acc {train_acc:.1%} | "
+                    f"val loss {val_loss:.3f} top-1 {val_top1:.1%} top-5 {val_top5:.1%} | "
+                    f"{images_per_s:.0f} img/s, {row['seconds']:.1f} s"
+                )
                 if epoch_bar is not None:
                     epoch_bar.set_postfix(
                         {"val loss": f"{val_loss:.3f}", "top-1": f"{val_top1:.1%}"}, refresh=False
                     )
                     epoch_bar.update(1)
-                    epoch_bar.write(
-                        f"epoch {epoch + 1}/{epochs}: train loss {train_loss:.3f} acc {train_acc:.1%} | "
-                        f"val loss {val_loss:.3f} top-1 {val_top1:.1%} top-5 {val_top5:.1%} | "
-                        f"{images_per_s:.0f} img/s, {row['seconds']:.1f} s"
-                    )
+                    epoch_bar.write(line)
+                elif show:
+                    print(line, flush=True)
         finally:
             if epoch_bar is not None:
                 epoch_bar.close()
@@ -828,7 +831,9 @@ def _derive_seed(*parts: int) -> int:
 
 
 def _bar(show: bool, **kwargs):
-    if not show:
+    """A tqdm progress bar, or None: when not shown, and in the book build, whose pages keep each bar's
+    widget state (about 2 kB a bar); there the epoch lines are printed as plain text instead."""
+    if not show or os.environ.get("NETS_BOOK_BUILD") == "1":
         return None
     from tqdm.auto import tqdm
 

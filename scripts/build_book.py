@@ -20,7 +20,8 @@ Around `jupyter-book build` it does three things Jupyter Book does not:
    on disk change. ("execute_notebooks: force" would be simpler, but would re-run every chapter,
    training included, for a typo in prose.)
 3. Marks the kernels as the book build (NETS_BOOK_BUILD=1), so `nets.widgets` precomputes widget
-   outputs for the static page, and checks the result: no page may load widget code from a CDN.
+   outputs for the static page, and checks the result: no page may load widget code from a CDN, and
+   no page may weigh more than MAX_PAGE_BYTES (600 kB) with the images embedded in it.
 """
 
 from __future__ import annotations
@@ -53,6 +54,13 @@ NPM_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "im
 BOOK_BUILD_ENV = "NETS_BOOK_BUILD"  # the same name as nets.widgets.BOOK_BUILD_ENV (a test checks)
 WIDGET_WORDS = ("jupyter-widgets", "require", "embed-amd", "html-manager")
 VERSIONED = ("torch", "torchvision", "timm", "numpy", "matplotlib", "ipywidgets", "ipykernel")
+# The heaviest page a reader may download: the HTML with what is embedded in it (the widgets' precomputed
+# outputs, one base64 image per option; a cell's own figures are separate files under _images/).
+MAX_PAGE_BYTES = 600_000
+# An image embedded in a page: a data: URI, or a "mime": "base64" pair in the widget state's JSON.
+EMBEDDED_IMAGE = re.compile(
+    r'data:(image/[\w.+-]+);base64,([A-Za-z0-9+/=]+)|"(image/[\w.+-]+)"\s*:\s*"([A-Za-z0-9+/=\\n]+)"'
+)
 
 
 @dataclass(frozen=True)
@@ -322,11 +330,37 @@ def ensure_built() -> Path:
     return HTML
 
 
+def page_weight(page: Path, html: Path = HTML, limit: int = MAX_PAGE_BYTES) -> str | None:
+    """What is wrong with ``page`` if it weighs more than ``limit`` bytes, naming its biggest images."""
+    size = page.stat().st_size
+    if size <= limit:
+        return None
+    text = page.read_text(errors="replace")
+    images = sorted(
+        ((len(m[2] or m[4]), m[1] or m[3]) for m in EMBEDDED_IMAGE.finditer(text)), reverse=True
+    )  # (base64 characters, mime type), the biggest first
+    embedded = (
+        f"{len(images)} embedded images make {sum(n for n, _ in images) / 1e3:.0f} kB of it (the biggest: "
+        + ", ".join(f"{mime} {n / 1e3:.1f} kB" for n, mime in images[:3])
+        + "). A widget (nets.widgets.explore) embeds one image per option: give it fewer options or "
+        "lighter figures"
+        if images
+        else "it embeds no images: look for long tables or printed output"
+    )
+    return (
+        f"{page.relative_to(html)} weighs {size / 1e3:.0f} kB, more than the {limit / 1e3:.0f} kB a page "
+        f"may: {embedded}"
+    )
+
+
 def check_site(html: Path = HTML) -> list[str]:
-    """Problems a reader would meet: widget code from a CDN or from a file the site lacks."""
+    """Problems a reader would meet: widget code from a CDN or from a file the site lacks, a heavy page."""
     problems = []
     for page in sorted(html.rglob("*.html")):
         text, name = page.read_text(errors="replace"), page.relative_to(html)
+        heavy = page_weight(page, html)
+        if heavy:
+            problems.append(heavy)
         sources = re.findall(r"<script[^>]*\ssrc=\"([^\"]+)\"", text)
         for src in sources:
             if not any(word in src for word in WIDGET_WORDS):

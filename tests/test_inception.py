@@ -132,7 +132,7 @@ def test_bad_input_and_options_are_clear_errors():
     model = built("googlenet").eval()
     with pytest.raises(ValueError, match="unsqueeze"):
         model(torch.randn(3, 224, 224))
-    with pytest.raises(ValueError, match="3 channels"):
+    with pytest.raises(ValueError, match="3 colour channels"):
         googlenet(transform_input=True)(torch.randn(1, 1, 64, 64))
     with pytest.raises(ValueError, match="num_classes"):
         googlenet(num_classes=0)
