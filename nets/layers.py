@@ -77,7 +77,9 @@ class ConvBNAct(nn.Sequential):
             "bn": nn.BatchNorm2d(out_channels, eps=bn_eps, momentum=bn_momentum),
         }
         if act is not None:
-            layers["act"] = act()
+            # ReLU in place, as torchvision does: it overwrites BatchNorm's output, which nothing else
+            # needs (BatchNorm's backward uses its input), and saves a tensor per layer.
+            layers["act"] = nn.ReLU(inplace=True) if act is nn.ReLU else act()
         super().__init__(*[])
         for name, layer in layers.items():
             self.add_module(name, layer)

@@ -66,7 +66,7 @@ def record(
 
     ``modules`` is a ``{name: module}`` mapping, a predicate ``f(name, module)`` over
     ``model.named_modules()``, or ``None`` for every leaf module. ``capture(module, inputs, output)``
-    says what to keep (default: the output tensor, detached). Results come in the order the forward
+    says what to keep (default: a copy of the output tensor, detached). Results come in the order the forward
     pass ran the modules; a module that runs twice keeps its first result unless ``every_call``
     (then its name maps to a list). ``x`` is moved to the model's device.
     """
@@ -82,7 +82,7 @@ def record(
                 tensor = first_tensor(output)
                 if tensor is None:
                     return
-                value: Any = tensor.detach()
+                value: Any = tensor.detach().clone()  # a later in-place op (ReLU, +=) must not change it
             else:
                 value = capture(module, inputs, output)
             if every_call:

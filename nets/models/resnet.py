@@ -136,7 +136,7 @@ class BasicBlock(nn.Module):
         self.conv1 = ConvBNAct(in_channels, width, kernel_size=3, stride=stride)
         self.conv2 = ConvBNAct(width, width, kernel_size=3, act=None)  # ReLU waits until after the sum
         self.shortcut = _make_shortcut(in_channels, width, stride, shortcut, residual)
-        self.relu = nn.ReLU()
+        self.relu = nn.ReLU(inplace=True)  # on the sum, a fresh tensor: nothing else reads it
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x
@@ -172,7 +172,7 @@ class Bottleneck(nn.Module):
         self.conv3x3 = ConvBNAct(width, width, kernel_size=3, stride=stride_3x3)
         self.expand = ConvBNAct(width, out_channels, kernel_size=1, act=None)
         self.shortcut = _make_shortcut(in_channels, out_channels, stride, shortcut, residual)
-        self.relu = nn.ReLU()
+        self.relu = nn.ReLU(inplace=True)  # on the sum, a fresh tensor: nothing else reads it
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x
