@@ -72,6 +72,7 @@ class NpmPackage:
     integrity: str  # the registry's "dist.integrity": sha512 of the tarball, base64
     members: tuple[str, ...]  # regular expressions for paths inside the tarball
     folder: str  # where the matching files go in the site
+    licence: str = "package/LICENSE"  # the member that carries the licence (served beside the code)
     keep_paths: bool = False  # keep the paths below package/ (MathJax finds its fonts relative to itself)
 
     @property
@@ -91,15 +92,22 @@ REQUIREJS = NpmPackage(
     "requirejs",
     "2.3.8",
     "sha512-7/cTSLOdYkNBNJcDMWf+luFvMriVm7eYxp4BcFCsAX0wF421Vyce5SXP17c+Jd5otXKGNehIonFlyQXSowL6Mw==",
-    (r"package/require\.js", r"package/LICENSE"),
+    (r"package/require\.js",),
     "widgets/requirejs-2.3.8",
+    licence="package/require.js",  # MIT: the licence notice heads the file itself
 )
 HTML_MANAGER = NpmPackage(
     "@jupyter-widgets/html-manager",
     "1.0.15",
     "sha512-5thBIV6ymNgmPVOHvzx+gGy8ZSKmSazhtGw4/c4xJDVzRhG9PTeQsRjF3FUTopvFi//SABeNz1yp47bCrJ3CQA==",
-    (r"package/dist/embed-amd\.js", r"package/dist/[0-9a-f]+\.(woff2|woff|ttf)", r"package/LICENSE"),
+    (
+        r"package/dist/embed-amd\.js",
+        r"package/dist/[0-9a-f]+\.(woff2|woff|ttf)",
+        r"package/dist/embed\.js\.LICENSE\.txt",
+        r"package/package\.json",
+    ),  # BSD-3-Clause (package.json)
     "widgets/html-manager-1.0.15",
+    licence="package/dist/embed.js.LICENSE.txt",
 )
 # MathJax 3 as Sphinx loads it by default (tex-mml-chtml), with its CommonHTML web fonts and licence.
 MATHJAX = NpmPackage(
