@@ -172,3 +172,14 @@ def test_the_chapters_paper_numbers_are_the_cards_and_name_their_tables():
 def test_the_chapters_code_lines_fit_the_cell():
     long = [line for cell in _chapter("code") for line in cell.splitlines() if len(line) > 90]
     assert long == []
+
+
+def test_the_brief_run_uses_the_plan_and_the_prose_describes_fashion_mnist_not_the_stand_in():
+    code = "\n".join(_chapter("code"))
+    prose = "\n".join(_chapter("markdown"))
+    assert 'plan_budget("brief", model=model, data=data)' in code
+    assert "nets.train.fit(model, data, budget=plan" in code
+    assert "resolution=144 if torch.cuda.is_available() else 32" in code  # a CPU preview trains at 32 px
+    assert "Fashion-MNIST" in prose
+    for stale in ("stand-in", "stays close to chance", "left GoogLeNet at chance", "still look like noise"):
+        assert stale not in prose, stale

@@ -1,4 +1,5 @@
-"""What the ResNet chapter computes: the per-layer gradient norms at initialisation, and the chapter's claims."""
+"""What the ResNet chapter computes: the degradation verdict, the per-layer gradient norms at initialisation,
+and the chapter's claims."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from torch import nn
 from torch.nn import functional as F
 
 import nets
-from nets.lab.resnet import conv_gradient_norms
+from nets.lab.resnet import conv_gradient_norms, degradation_verdict
 from nets.models.resnet import resnet
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,6 +24,66 @@ def _small(residual: bool = True, blocks: int = 2) -> nn.Module:
     """A CIFAR-style ResNet (or plain twin) small enough for a unit test: 6 * blocks + 2 layers."""
     torch.manual_seed(0)
     return resnet(10, block="basic", layers=[blocks] * 3, widths=(8, 16, 32), stem="cifar", residual=residual)
+
+
+# --- degradation_verdict ---------------------------------------------------------------------------------
+
+
+def test_the_papers_pattern_gives_all_three_orderings():
+    v = degradation_verdict(plain={8: 1.83, 32: 1.98}, residual={8: 1.85, 32: 1.69})
+    assert (v.shallow, v.deep) == (8, 32)
+    assert (v.degraded, v.skips_helped, v.deeper_resnet_better) == (True, True, True)
+    assert v.as_in_paper == 3
+    assert v.text.startswith("Verdict: ")
+    assert "plain 32-layer net ended at 1.980" in v.text and "plain 8-layer one ended at 1.830" in v.text
+    assert "the deeper plain net trained worse by 0.150, the degradation of the paper's Fig. 4" in v.text
+    assert "the skips helped by 0.290" in v.text
+    assert "the deeper ResNet trained better by 0.160, as in the paper" in v.text
+    assert "3 of the paper's 3 orderings appeared." in v.text
+
+
+def test_the_verdict_flips_when_the_numbers_flip():
+    v = degradation_verdict(plain={8: 1.98, 32: 1.70}, residual={8: 1.60, 32: 1.90})
+    assert (v.degraded, v.skips_helped, v.deeper_resnet_better) == (False, False, False)
+    assert v.as_in_paper == 0
+    assert "the deeper plain net trained better by 0.280: no degradation at this budget" in v.text
+    assert "the skips did not help at this budget (the residual net ended higher by 0.200)" in v.text
+    assert "the deeper ResNet trained worse by 0.300, unlike the paper" in v.text
+    assert "degradation of the paper" not in v.text and "skips helped" not in v.text
+
+
+def test_gaps_within_the_tolerance_are_ties_and_the_depth_order_does_not_matter():
+    v = degradation_verdict(plain={32: 1.84, 8: 1.80}, residual={32: 1.82, 8: 1.81})
+    assert (v.shallow, v.deep) == (8, 32)
+    assert (v.degraded, v.skips_helped, v.deeper_resnet_better) == (None, None, None)
+    assert v.text.count("too close to call with one seed") == 3
+    assert "no clear degradation at this budget" in v.text
+    assert "0 of the paper's 3 orderings appeared (a tie counts as not appearing)." in v.text
+    strict = degradation_verdict(plain={32: 1.84, 8: 1.80}, residual={32: 1.82, 8: 1.81}, tolerance=0.0)
+    assert (strict.degraded, strict.skips_helped, strict.deeper_resnet_better) == (True, True, False)
+
+
+def test_a_diverged_run_counts_as_the_highest_loss():
+    v = degradation_verdict(plain={8: 1.8, 32: float("nan")}, residual={8: 1.9, 32: 1.7})
+    assert v.degraded is True and v.skips_helped is True
+    assert "the plain 32-layer net diverged" in v.text and "nan" not in v.text
+    both = degradation_verdict(plain={8: 1.8, 32: float("inf")}, residual={8: 1.9, 32: float("nan")})
+    assert both.skips_helped is None and "both diverged" in both.text
+
+
+@pytest.mark.parametrize(
+    ("plain", "residual", "tolerance", "error", "words"),
+    [
+        ({8: 1.0, 32: 1.0}, {8: 1.0, 20: 1.0}, 0.05, ValueError, "same two depths"),
+        ({8: 1.0}, {8: 1.0}, 0.05, ValueError, "same two depths"),
+        ({8: 1.0, 20: 1.0, 32: 1.0}, {8: 1.0, 20: 1.0, 32: 1.0}, 0.05, ValueError, "same two depths"),
+        ({8: 1.0, 32: "1.2"}, {8: 1.0, 32: 1.0}, 0.05, TypeError, "training loss"),
+        ({8: 1.0, 32: 1.0}, {8: 1.0, 32: 1.0}, -0.1, ValueError, "tolerance"),
+    ],
+)
+def test_degradation_verdict_rejects_bad_input(plain, residual, tolerance, error, words):
+    with pytest.raises(error, match=words):
+        degradation_verdict(plain, residual, tolerance=tolerance)
 
 
 # --- conv_gradient_norms --------------------------------------------------------------------------------
@@ -159,3 +220,23 @@ def test_the_chapters_paper_numbers_are_the_cards():
     assert f"{100 - r18.paper_top1:.2f}%" in prose and "Table 2" in r18.paper_source
     for number in ("24.52", "24.19", str(r50.paper_gmacs), f"{r50.ref_gmacs:.2f}"):  # printed, not typed
         assert number not in prose, number
+
+
+def test_the_degradation_runs_are_deep_enough_and_their_verdict_is_computed():
+    """The experiment pits 32-layer twins against 8-layer ones and prints the lab's verdict, not a
+    sentence written in advance; the ResNet-18 run uses the brief budget (a real run on a GPU)."""
+    nb = nbformat.read(CHAPTER, as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert "DEPTHS = (8, 32)" in code
+    assert "lab.degradation_verdict(" in code and "print(verdict.text)" in code
+    assert 'plan_budget("brief", model="resnet18", data=data)' in code
+    assert 'nets.train.fit("resnet18", data, budget=plan' in code
+
+
+def test_the_prose_no_longer_describes_the_stand_in_or_the_old_twenty_layer_runs():
+    nb = nbformat.read(CHAPTER, as_version=4)
+    prose = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    for stale in ("stand-in", "20-layer ResNet", "resnet20", "few hundred steps", "cannot afford"):
+        assert stale not in prose, stale
+    code = "\n".join(c.source for c in nb.cells[1:] if c.cell_type == "code")
+    assert "resnet20" not in code and [line for line in code.splitlines() if len(line) > 90] == []
