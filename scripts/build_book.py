@@ -133,18 +133,30 @@ REQUIRE_CONFIG = f"""// Written by scripts/build_book.py: where the widget manag
     paths: {{ "@jupyter-widgets": folder, "@jupyter-widgets/html-manager/dist": folder }},
   }});
   // The widget manager typesets labels through MathJax 2's MathJax.Hub.Queue; the book loads MathJax 3,
-  // which has no Hub (and offline, none at all): hand the job to MathJax 3 when it is there.
-  window.MathJax = window.MathJax || {{}};
-  if (!window.MathJax.Hub) {{
-    window.MathJax.Hub = {{
-      Queue: function (job) {{
-        var element = job && job[2];
-        if (element && window.MathJax.typesetPromise) {{
-          window.MathJax.typesetPromise([element]).catch(function () {{}});
-        }}
-      }},
-    }};
-  }}
+  // which has no Hub and, once loaded, replaces window.MathJax with its own object. Keep a Hub on
+  // whatever window.MathJax is, before and after, handing each job to MathJax 3's typesetPromise.
+  var hub = {{
+    Queue: function (job) {{
+      var element = job && job[2];
+      var mathjax = window.MathJax;
+      if (element && mathjax && mathjax.typesetPromise) {{
+        mathjax.typesetPromise([element]).catch(function () {{}});
+      }}
+    }},
+  }};
+  var current = window.MathJax || {{}};
+  Object.defineProperty(window, "MathJax", {{
+    configurable: true,
+    get: function () {{
+      if (current && typeof current === "object" && !current.Hub) {{
+        current.Hub = hub;
+      }}
+      return current;
+    }},
+    set: function (value) {{
+      current = value;
+    }},
+  }});
 }})();
 """
 # The scripts a page with widgets loads, in order; _config.yml's nb_ipywidgets_js lists them (a test checks).
