@@ -4,6 +4,7 @@ divisor, augmentation, Figure 1's network."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -12,6 +13,7 @@ import torch
 from torch import nn
 
 import nets
+import nets.data
 from nets.lab import alexnet as lab
 from nets.layers import local_response_norm
 from nets.models import alexnet as A
@@ -320,3 +322,117 @@ def test_the_chapter_names_the_venue_the_channels_and_the_lrn_constant_right():
     assert "2**0.75" not in code and "norm1.k" in code  # the divisor's floor is read from the model
     # the paper's rounded count, as the card holds it (the abstract's "60 million parameters")
     assert f'"{nets.card("alexnet2012").paper_params_m:g} million parameters" (in its abstract)' in prose
+
+
+# Figure 1: steps to a training-error target, and the verdict the numbers decide
+
+
+def _run(name: str, steps: int | None, *, final: float = 0.3, max_steps: int = 300) -> lab.ErrorRun:
+    """An ErrorRun as steps_to_error would return it: reached ``target`` at ``steps`` or never."""
+    n = max_steps if steps is None else steps
+    errors = (0.9,) * (n - 1) + ((final if steps is None else 0.2),)
+    return lab.ErrorRun(name, 0.25, 1, max_steps, errors, steps, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("relu", "tanh", "says"),
+    [
+        (50, 300, "ReLU was 6.0x faster, as in the paper's Figure 1."),
+        (100, 200, "ReLU was 2.0x faster, as in the paper's Figure 1, though by far less than its 6x."),
+        (200, 100, "tanh was 2.0x faster, the opposite of the paper's Figure 1 (ReLU 6x faster)."),
+        (100, 110, "about as fast (within a factor of 1.15), not the 6x of the paper's Figure 1."),
+        (110, 100, "about as fast (within a factor of 1.15), not the 6x of the paper's Figure 1."),
+    ],
+)
+def test_figure1_verdict_follows_the_steps(relu, tanh, says):
+    verdict = lab.figure1_verdict({"ReLU": _run("ReLU", relu), "tanh": _run("tanh", tanh)})
+    assert verdict.startswith(f"ReLU reached 25% training error in {relu} steps, tanh in {tanh}: ")
+    assert verdict.endswith(says)
+
+
+def test_figure1_verdict_when_one_or_neither_reaches_the_target():
+    relu_only = lab.figure1_verdict({"ReLU": _run("ReLU", 60), "tanh": _run("tanh", None, final=0.41)})
+    assert relu_only == (
+        "ReLU reached 25% training error in 60 steps; tanh did not within 300 (its training error ended "
+        "at 41%): ReLU was more than 5.0x faster, as in the paper's Figure 1 (ReLU 6x faster)."
+    )
+    tanh_only = lab.figure1_verdict({"ReLU": _run("ReLU", None, final=0.9), "tanh": _run("tanh", 150)})
+    assert tanh_only.startswith("tanh reached 25% training error in 150 steps; ReLU did not within 300")
+    assert "ended at 90%" in tanh_only and tanh_only.endswith(
+        "2.0x faster, the opposite of the paper's Figure 1 (ReLU 6x faster)."
+    )
+    neither = lab.figure1_verdict(
+        {"ReLU": _run("ReLU", None, final=0.3), "tanh": _run("tanh", None, final=0.5)}
+    )
+    assert neither.startswith("Neither reached 25% training error within 300 and 300 steps")
+    assert "ReLU ended at 30%, tanh at 50%" in neither and "no verdict" in neither
+
+
+def test_error_run_averages_the_last_window_of_steps():
+    run = lab.ErrorRun("ReLU", 0.25, 2, 10, (1.0, 0.5, 0.3, 0.1), 4, 0.1)
+    assert run.running == pytest.approx([0.75, 0.4, 0.2])
+    assert run.final_error == pytest.approx(0.2)
+    assert math.isnan(lab.ErrorRun("x", 0.25, 5, 10, (1.0,), None, 0.1).final_error)
+
+
+def _two_class_split(n: int = 128, noisy: bool = False) -> nets.data.Split:
+    """Dark images are class 0, bright ones class 1 (or random labels when ``noisy``)."""
+    g = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 2, (n,), generator=g)
+    images = (labels * 200 + torch.randint(0, 40, (n,), generator=g)).to(torch.uint8)
+    images = images.view(n, 1, 1, 1).expand(n, 3, 12, 12).contiguous()
+    if noisy:
+        labels = torch.randint(0, 2, (n,), generator=g)
+    return nets.data.Split(images, labels)
+
+
+def _tiny_net() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2)
+    )
+
+
+def test_steps_to_error_stops_at_the_first_step_whose_window_meets_the_target():
+    run = lab.steps_to_error(
+        _tiny_net(),
+        _two_class_split(),
+        target=0.1,
+        window=3,
+        batch_size=8,
+        lr=0.1,
+        image_size=8,
+        max_steps=200,
+    )
+    assert run.steps is not None and run.steps == len(run.errors) <= 200
+    running = run.running
+    assert running[-1] <= 0.1 and all(e > 0.1 for e in running[:-1])  # the first, and it stopped there
+    assert run.window == 3 and run.target == 0.1 and run.seconds > 0
+
+
+def test_steps_to_error_gives_up_after_max_steps():
+    # Random labels: no network gets below 10% training error on them within a few steps.
+    run = lab.steps_to_error(_tiny_net(), _two_class_split(noisy=True), target=0.1, window=4, batch_size=8,
+                             lr=0.01, image_size=8, max_steps=25, activation="tanh")  # fmt: skip
+    assert run.steps is None and len(run.errors) == 25 and run.activation == "tanh"
+    assert run.final_error > 0.1
+    with pytest.raises(ValueError, match="fewer than one batch"):
+        lab.steps_to_error(_tiny_net(), _two_class_split(4), batch_size=8)
+    with pytest.raises(ValueError, match="target"):
+        lab.steps_to_error(_tiny_net(), _two_class_split(), target=1.5)
+
+
+def test_he_init_can_start_the_output_layer_small():
+    torch.manual_seed(0)
+    net = lab.he_init_(A.alexnet2012(num_classes=10, dropout=0.0), output_std=0.01).eval()
+    assert net.classifier.fc8.weight.std().item() == pytest.approx(0.01, rel=0.05)
+    assert net.classifier.fc7.weight.std().item() == pytest.approx(
+        (2 / 4096) ** 0.5, rel=0.02
+    )  # He's, as before
+    with torch.no_grad():
+        logits = net(torch.randn(8, 3, 67, 67))
+    # Small logits: the first loss is the uniform guess's, ln 10, not far above it.
+    first_loss = nn.functional.cross_entropy(logits, torch.arange(8) % 10).item()
+    assert first_loss == pytest.approx(math.log(10), abs=0.1)
+    with pytest.raises(ValueError, match="output_std"):
+        lab.he_init_(nn.Linear(2, 2), output_std=-1.0)

@@ -228,3 +228,63 @@ def test_the_chapter_takes_the_papers_numbers_from_the_cards():
     assert f"{100 - d.paper_top1:.1f}% / {100 - d.paper_top5:.1f}%" in prose and "Table 3" in d.paper_source
     assert f"{d.paper_params_m:g} million parameters in the paper's own count (its Table 2)" in prose
     assert "74 epochs on" not in prose  # the paper's schedule, not how torchvision's weights were trained
+
+
+# BatchNorm or not: the verdict the two brief runs' numbers decide
+
+
+def _history(train_loss: float, val_top1: float, *, train_size: int = 4320):
+    from nets.train import History
+
+    first = {"epoch": 1, "train_loss": 2.3, "train_acc": 0.1, "val_loss": 2.3, "val_top1": 0.1, "val_top5": 0.5,
+             "images_per_s": 100.0, "seconds": 1.0}  # fmt: skip
+    last = {**first, "epoch": 2, "train_loss": train_loss, "val_top1": val_top1}
+    return History(epochs=[first, last], config={"train_size": train_size, "batch_size": 16})
+
+
+def test_the_batchnorm_verdict_names_the_better_network_and_the_gaps():
+    verdict = lab.batchnorm_verdict(
+        {"with BatchNorm": _history(0.6, 0.81), "without BatchNorm": _history(2.3, 0.1)},
+        chance=0.1,
+    )
+    assert verdict == (
+        "After the same 540 steps (chance: 10% top-1), the network with BatchNorm reached a training loss of "
+        "0.60 and 81.0% val top-1; the network without BatchNorm reached a training loss of 2.30 and 10.0% val "
+        "top-1 (near chance). The network with BatchNorm ended 1.70 lower in training loss, the one with "
+        "BatchNorm 71.0 points higher in val top-1."
+    )
+    # The same numbers the other way round: the verdict flips with them.
+    flipped = lab.batchnorm_verdict(
+        {"with BatchNorm": _history(2.3, 0.1), "without BatchNorm": _history(0.6, 0.81)},
+        chance=0.1,
+    )
+    assert flipped.endswith(
+        "The network without BatchNorm ended 1.70 lower in training loss, the one without BatchNorm 71.0 "
+        "points higher in val top-1."
+    )
+    assert "with BatchNorm reached a training loss of 2.30 and 10.0% val top-1 (near chance)" in flipped
+    mixed = lab.batchnorm_verdict(
+        {"with BatchNorm": _history(0.5, 0.70), "without BatchNorm": _history(0.9, 0.75)}, chance=0.1
+    )
+    assert "near chance" not in mixed
+    assert mixed.endswith("with BatchNorm ended 0.40 lower in training loss, the one without BatchNorm 5.0 points "
+                          "higher in val top-1.")  # fmt: skip
+
+
+def test_the_batchnorm_verdict_reports_a_diverged_run():
+    verdict = lab.batchnorm_verdict(
+        {"with BatchNorm": _history(0.6, 0.8), "without BatchNorm": None}, chance=0.1
+    )
+    assert "the network without BatchNorm diverged" in verdict
+    assert verdict.endswith("Only the network with BatchNorm trained.")
+    assert verdict.startswith(
+        "After the same 540 steps (chance: 10% top-1), the network with BatchNorm reached"
+    )
+    neither = lab.batchnorm_verdict({"with BatchNorm": None, "without BatchNorm": None}, chance=0.1)
+    assert neither.startswith("After training (chance: 10% top-1), the network with BatchNorm diverged;")
+    assert neither.endswith("Neither trained: no verdict on BatchNorm.")
+    unfair = {"with BatchNorm": _history(0.6, 0.8), "without BatchNorm": _history(0.6, 0.8, train_size=2000)}
+    with pytest.raises(ValueError, match=r"different numbers of optimiser steps \(\[250, 540\]\)"):
+        lab.batchnorm_verdict(unfair, chance=0.1)
+    with pytest.raises(ValueError, match="keys"):
+        lab.batchnorm_verdict({"BN": None}, chance=0.1)

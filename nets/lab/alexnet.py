@@ -3,8 +3,9 @@
 - :func:`layer_arithmetic`: ``alexnet2012``'s output sizes, receptive fields, parameters and MACs from
   its table (``nets.models.alexnet.ALEXNET_2012``), with "what if conv1 were ..." as an option;
   :func:`map_sides` measures the same map sizes on a built model.
-- :class:`Figure1Net` and :func:`flat_fraction`: the paper's Figure 1 (ReLU against tanh on CIFAR-10)
-  and where each activation stops passing gradient.
+- :class:`Figure1Net`, :func:`steps_to_error` and :func:`figure1_verdict`: the paper's Figure 1 (ReLU
+  against tanh: optimiser steps to a training-error target); :func:`flat_fraction`: where each
+  activation stops passing gradient.
 - :func:`lrn_divisor`: what local response normalisation divides each activation by.
 - :func:`random_crop_flip`, :func:`rgb_pca`, :func:`pca_colour_jitter`: the paper's Section 4.1.
 - :func:`he_init_`: He et al.'s initialisation, with which the chapter trains ``alexnet2012``.
@@ -12,19 +13,25 @@
 
 from __future__ import annotations
 
+import math
+import time
 from collections import OrderedDict
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from ..checks import check_choice, check_float, check_int
+from ..data import MEAN, STD, crop_resize, raw_batches
 from ..layers import check_input_size, local_response_norm
 from ..models.alexnet import ACTIVATIONS, ALEXNET_2012, FC_WIDTH, POOL_OUTPUT, check_groups
 from .probes import grow_field, record
 
 __all__ = [
+    "ErrorRun",
     "Figure1Net",
+    "figure1_verdict",
     "flat_fraction",
     "he_init_",
     "layer_arithmetic",
@@ -33,6 +40,7 @@ __all__ = [
     "pca_colour_jitter",
     "random_crop_flip",
     "rgb_pca",
+    "steps_to_error",
 ]
 
 
@@ -172,6 +180,133 @@ class Figure1Net(nn.Module):
         return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
 
 
+@dataclass(frozen=True)
+class ErrorRun:
+    """One run of :func:`steps_to_error`: the training error of every step and when it met the target.
+
+    ``errors[i]`` is the error on step i+1's batch, measured by its forward pass before the update (the
+    training error cuda-convnet reported as it went); ``running`` averages it over the last ``window``
+    steps. ``steps`` is the first step whose running error is at most ``target``, None if no step within
+    the run's ``max_steps`` got there.
+    """
+
+    activation: str
+    target: float
+    window: int
+    max_steps: int
+    errors: tuple[float, ...]
+    steps: int | None
+    seconds: float
+
+    @property
+    def running(self) -> list[float]:
+        """The training error over the last ``window`` steps, for every step from ``window`` on."""
+        w = self.window
+        return [sum(self.errors[i - w : i]) / w for i in range(w, len(self.errors) + 1)]
+
+    @property
+    def final_error(self) -> float:
+        """The running training error at the last step taken (NaN before ``window`` steps)."""
+        running = self.running
+        return running[-1] if running else math.nan
+
+
+def steps_to_error(
+    net: nn.Module,
+    split,
+    *,
+    target: float = 0.25,
+    max_steps: int = 300,
+    window: int = 20,
+    batch_size: int = 32,
+    lr: float = 0.01,
+    momentum: float = 0.9,
+    image_size: int = 32,
+    seed: int = 0,
+    activation: str = "",
+) -> ErrorRun:
+    """Train ``net`` on ``split`` (a ``nets.data.Split``) until its training error falls to ``target``.
+
+    The paper's Figure 1 protocol: SGD with momentum at a constant learning rate, no regularisation of
+    any kind (no weight decay, no augmentation: every image is resized whole to ``image_size``), batches
+    in a fresh random order every epoch from ``seed``, on the device ``net`` is on. After every step
+    the error of the last ``window`` batches is compared with ``target``; the run stops at the first step where it is at most ``target``,
+    or after ``max_steps``. Returns an :class:`ErrorRun` (``activation`` is only its label).
+    """
+    check_float("target", target, low=0.0, high=1.0, high_open=True)
+    check_int("max_steps", max_steps)
+    check_int("window", window)
+    check_int("image_size", image_size, minimum=8)
+    check_float("lr", lr, low=0.0, low_open=True)
+    check_float("momentum", momentum, low=0.0, high=1.0, high_open=True)
+    check_int("batch_size", batch_size)
+    if len(split) < batch_size:
+        raise ValueError(f"the split has {len(split)} images, fewer than one batch of {batch_size}")
+    device = next(net.parameters()).device  # the batches go where the network is
+    mean = torch.tensor(MEAN, device=device).view(1, 3, 1, 1) * 255
+    std = torch.tensor(STD, device=device).view(1, 3, 1, 1) * 255
+    opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum)
+    net.train()
+    errors: list[float] = []
+    steps = None
+    start = time.perf_counter()
+    epoch = 0
+    while steps is None and len(errors) < max_steps:
+        for x, y in raw_batches(split, batch_size, train=True, device=device, seed=seed, epoch=epoch):
+            b = x.shape[0]
+            whole, centre = torch.ones(b, device=device), torch.zeros(b, device=device)
+            x = (crop_resize(x.float(), whole, whole, centre, centre, image_size) - mean) / std
+            logits = net(x)
+            loss = F.cross_entropy(logits, y)
+            errors.append((logits.detach().argmax(1) != y).float().mean().item())
+            if not math.isfinite(loss.item()):
+                raise RuntimeError(
+                    f"the {activation or 'network'}'s loss is {loss.item()} at step {len(errors)}: lower lr"
+                )
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if len(errors) >= window and sum(errors[-window:]) / window <= target:
+                steps = len(errors)
+            if steps is not None or len(errors) >= max_steps:
+                break
+        epoch += 1
+    return ErrorRun(activation, target, window, max_steps, tuple(errors), steps, time.perf_counter() - start)
+
+
+def figure1_verdict(runs: dict[str, ErrorRun], *, paper_ratio: float = 6.0, tie: float = 1.15) -> str:
+    """One sentence on the ``{"ReLU": run, "tanh": run}`` pair, decided by their numbers.
+
+    Both reached the target: the ratio of their steps; ReLU faster "as in the paper" when it needed
+    fewer steps by more than the factor ``tie`` (and "by far less" than ``paper_ratio`` when the factor is
+    under half of it), tanh faster "the opposite", "about as fast" in between. One reached it: the
+    other's error after its ``max_steps`` steps. Neither: no verdict, both final errors.
+    """
+    relu, tanh = runs["ReLU"], runs["tanh"]
+    target = f"{relu.target:.0%} training error"
+    paper = f"the paper's Figure 1 (ReLU {paper_ratio:g}x faster)"
+    if relu.steps is not None and tanh.steps is not None:
+        head = f"ReLU reached {target} in {relu.steps} steps, tanh in {tanh.steps}"
+        ratio = tanh.steps / relu.steps
+        if ratio >= tie:
+            size = "" if ratio >= paper_ratio / 2 else f", though by far less than its {paper_ratio:g}x"
+            return f"{head}: ReLU was {ratio:.1f}x faster, as in the paper's Figure 1{size}."
+        if 1 / ratio >= tie:
+            return f"{head}: tanh was {1 / ratio:.1f}x faster, the opposite of {paper}."
+        return f"{head}: about as fast (within a factor of {tie:g}), not the {paper_ratio:g}x of the paper's Figure 1."
+    if relu.steps is None and tanh.steps is None:
+        return (
+            f"Neither reached {target} within {relu.max_steps} and {tanh.max_steps} steps (ReLU ended at "
+            f"{relu.final_error:.0%}, tanh at {tanh.final_error:.0%}): no verdict on speed; it needs a longer run."
+        )
+    (fast, done), (other, slow) = sorted(runs.items(), key=lambda item: item[1].steps is None)
+    return (
+        f"{fast} reached {target} in {done.steps} steps; {other} did not within {slow.max_steps} "
+        f"(its training error ended at {slow.final_error:.0%}): {fast} was more than "
+        f"{slow.max_steps / done.steps:.1f}x faster, {'as in' if fast == 'ReLU' else 'the opposite of'} {paper}."
+    )
+
+
 def flat_fraction(model: nn.Module, x: torch.Tensor, slope: float = 0.1) -> dict[str, float]:
     """For each ReLU or tanh layer of ``model``, the fraction of its units whose gradient is below ``slope``.
 
@@ -191,21 +326,29 @@ def flat_fraction(model: nn.Module, x: torch.Tensor, slope: float = 0.1) -> dict
     return record(model, x, lambda _name, m: isinstance(m, (nn.ReLU, nn.Tanh)), capture=flat)
 
 
-def he_init_(model: nn.Module, nonlinearity: str = "relu") -> nn.Module:
+def he_init_(model: nn.Module, nonlinearity: str = "relu", *, output_std: float | None = None) -> nn.Module:
     """He et al.'s initialisation (2015), in place: every conv and linear weight ~ N(0, 2 / fan_in), biases 0.
 
     It keeps the size of the signal roughly constant from layer to layer in a ReLU network without
     BatchNorm (``alexnet2012``'s LRN divides by a near-constant at this scale), where PyTorch's default (uniform, std 1 / sqrt(3 fan_in)) divides its variance
     by about six at every ReLU layer, so a freshly built AlexNet's logits start near zero. ``nonlinearity``
     sets the gain (``"relu"``: sqrt(2), ``"tanh"``: 5/3, ``"linear"``: 1); any model works, not only AlexNet.
+    ``output_std``: draw the last linear layer (the one that outputs the logits) from N(0, output_std**2)
+    instead, e.g. the paper's 0.01: with He's gain there the logits start large and the first loss well
+    above ln(classes), so a brief run spends its first steps only shrinking them.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"he_init_ expects an nn.Module, got {type(model).__name__}")
-    for module in model.modules():
-        if isinstance(module, (nn.Conv2d, nn.Linear)):
-            nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity=nonlinearity)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
+    if output_std is not None:
+        check_float("output_std", output_std, low=0.0)
+    layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    for module in layers:
+        nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity=nonlinearity)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    linear = [m for m in layers if isinstance(m, nn.Linear)]
+    if output_std is not None and linear:
+        nn.init.normal_(linear[-1].weight, std=output_std)
     return model
 
 

@@ -5,6 +5,7 @@
 - :func:`layer_costs` and :func:`activation_memory`: one forward pass recorded with
   ``nets.lab.probes.record``, layer by layer. Receptive fields come from ``nets.lab.probes.receptive_field``.
 - :func:`scale_jitter`: the paper's multi-scale training crops (Sec. 3.1).
+- :func:`batchnorm_verdict`: what the chapter's two brief runs, with and without BatchNorm, showed.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ __all__ = [
     "TABLE2_WITHOUT_CARD",
     "JitteredCrop",
     "activation_memory",
+    "batchnorm_verdict",
     "config_table",
     "layer_costs",
     "paper_params",
@@ -186,3 +188,50 @@ def scale_jitter(
         window = rescaled[..., top : top + crop, left : left + crop]
         crops.append(JitteredCrop(scale, top, left, rescaled, window))
     return crops
+
+
+def batchnorm_verdict(runs: dict, *, chance: float, near_chance: float = 1.5) -> str:
+    """One sentence on ``{"with BatchNorm": run, "without BatchNorm": run}``, decided by their numbers.
+
+    A run is a ``nets.train.History`` (its last epoch counts), or None for a run that diverged. Says
+    which network reached the lower training loss and the higher validation top-1 after the same number
+    of optimiser steps (read from the histories' configs: epochs x training batches per epoch), and by
+    how much; a network whose top-1 is at most ``near_chance`` x ``chance`` is said to be near chance.
+    """
+    labels = ("with BatchNorm", "without BatchNorm")
+    if set(runs) != set(labels):
+        raise ValueError(f"runs must have the keys {labels}, got {sorted(runs)}")
+    steps = {
+        len(run) * (run.config["train_size"] // run.config["batch_size"])
+        for run in runs.values()
+        if run is not None
+    }
+    if len(steps) > 1:
+        raise ValueError(
+            f"the runs took different numbers of optimiser steps ({sorted(steps)}): not a fair comparison"
+        )
+    ended = {label: None if run is None else run.final for label, run in runs.items()}
+
+    def where(label: str) -> str:
+        e = ended[label]
+        if e is None:
+            return f"the network {label} diverged"
+        near = " (near chance)" if e["val_top1"] <= near_chance * chance else ""
+        return f"the network {label} reached a training loss of {e['train_loss']:.2f} and {e['val_top1']:.1%} val top-1{near}"
+
+    same = f"the same {steps.pop()} steps" if steps else "training"
+    head = f"After {same} (chance: {chance:.0%} top-1), {where(labels[0])}; {where(labels[1])}"
+    bn, plain = ended[labels[0]], ended[labels[1]]
+    if bn is None and plain is None:
+        return f"{head}. Neither trained: no verdict on BatchNorm."
+    if bn is None or plain is None:
+        trained = labels[0] if plain is None else labels[1]
+        return f"{head}. Only the network {trained} trained."
+    loss_gap = plain["train_loss"] - bn["train_loss"]
+    top1_gap = bn["val_top1"] - plain["val_top1"]
+    lower = "with" if loss_gap > 0 else "without"
+    higher = "with" if top1_gap > 0 else "without"
+    return (
+        f"{head}. The network {lower} BatchNorm ended {abs(loss_gap):.2f} lower in training loss, the one "
+        f"{higher} BatchNorm {abs(top1_gap) * 100:.1f} points higher in val top-1."
+    )
