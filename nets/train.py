@@ -332,7 +332,7 @@ def plan_budget(
         return Plan(budget, str(dev), name, 3, size, 64, 300, 1.0, None, "brief run")
     publish = _publishing()
     low_res = data is not None and (
-        getattr(data, "resolution", 999) <= 64 or getattr(data, "source", "") in ("fashion-mnist", "standin")
+        getattr(data, "resolution", 999) < 64 or getattr(data, "source", "") in ("fashion-mnist", "standin")
     )
     size = max(_LOW_RES_SIZE if low_res else _CPU_PREVIEW_SIZE, _round_up(min_size, 16))
     epochs = _CPU_PREVIEW_EPOCHS * (2 if publish else 1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -184,6 +185,114 @@ def test_se_gates_one_per_channel_per_block_and_they_depend_on_the_input() -> No
 
 
 # The chapter's text
+
+
+# Compound scaling against one dimension, trained
+
+
+def test_equal_macs_arms_grow_one_dimension_each_to_the_compound_networks_macs() -> None:
+    arms = lab.equal_macs_arms(width=0.5, depth=0.25, resolution=24, phi=2)
+    assert list(arms.index) == ["base", "compound", "depth only", "width only", "resolution only"]
+    base, compound = arms.loc["base"], arms.loc["compound"]
+    assert (compound["width"], compound["depth"], compound["resolution"]) == pytest.approx(
+        (0.5 * E.BETA**2, 0.25 * E.ALPHA**2, round(24 * E.GAMMA**2))
+    )
+    for how, grown in (("depth only", "depth"), ("width only", "width"), ("resolution only", "resolution")):
+        arm = arms.loc[how]
+        assert arm[grown] > base[grown], how
+        assert all(arm[k] == base[k] for k in ("width", "depth", "resolution") if k != grown), how
+        # as close to the compound network's MACs as whole blocks and channels in 8s allow
+        assert 0.8 < arm["MACs vs compound"] < 1.2, (how, arm["MACs vs compound"])
+        assert arm["MMACs"] * 1e6 == pytest.approx(
+            lab.cost(arm["width"], arm["depth"], int(arm["resolution"]), 10).total_macs
+        )
+    assert arms.loc["width only", "MACs vs compound"] == pytest.approx(1, abs=0.02)
+    assert arms.loc["resolution only", "params"] == base["params"]  # pixels cost no parameters
+    assert arms.loc["depth only", "blocks"] > compound["blocks"] > base["blocks"]
+    assert compound["MMACs"] > 2 * base["MMACs"]
+    with pytest.raises(ValueError, match="phi"):
+        lab.equal_macs_arms(phi=0)
+
+
+def _fake_fit(top1_of):
+    """A stand-in for nets.train.fit that records what it was asked and returns a chosen accuracy."""
+    from nets.train import History
+
+    calls = []
+
+    def fit(model, data, **kwargs):
+        calls.append({"model": model, "train": len(data.train), "val": len(data.val), **kwargs})
+        top1 = top1_of(kwargs["image_size"], kwargs["seed"])
+        row = {"epoch": 1, "train_loss": 1.0, "train_acc": 0.5, "val_loss": 1.0, "val_top1": top1,
+               "val_top5": 0.9, "images_per_s": 1.0, "seconds": 0.1}  # fmt: skip
+        return History([row], {})
+
+    return fit, calls
+
+
+def test_train_arms_gives_every_arm_the_same_steps_and_images(monkeypatch) -> None:
+    import nets.train
+    from nets.data import Data, Split
+
+    def split(n):
+        return Split(torch.zeros(n, 3, 8, 8, dtype=torch.uint8), torch.arange(n) % 10)
+
+    data = Data(split(1000), split(500), list("abcdefghij"), "toy", True, 8)
+    arms = lab.equal_macs_arms()
+    resolution = dict(zip(arms["resolution"], arms.index, strict=False))
+    fit, calls = _fake_fit(lambda size, seed: {"compound": 0.6}.get(resolution.get(size), 0.5) + seed / 100)
+    monkeypatch.setattr(nets.train, "fit", fit)
+    results = lab.train_arms(arms, data, steps=10, batch_size=8, val_per_class=5)
+    assert list(results.index) == ["compound", "depth only", "width only", "resolution only"]  # no base
+    assert len(calls) == 5  # four arms, then compound again with the next seed
+    assert {(c["train"], c["val"], c["epochs"], c["batch_size"], c["optimizer"]) for c in calls} == {
+        (80, 50, 1, 8, "adamw")  # 10 steps of 8 images: 8 per class; 5 per class to validate
+    }
+    assert [c["image_size"] for c in calls[:4]] == list(results["resolution"])
+    assert all(c["model"].classifier.fc.weight.abs().max() == 0 for c in calls)  # every head starts at 0
+    assert results.loc["compound", "val top-1 %"] == pytest.approx(60.0)
+    assert results.attrs["repeat"] == {"arm": "compound", "seed": 1, "val top-1 %": pytest.approx(61.0)}
+    assert results.attrs["seed_spread"] == pytest.approx(1.0) and results.attrs["val_images"] == 50
+    assert results.attrs["steps"] == 10
+    # several seeds: the mean, a column per seed, and the spread from them (no extra repeat)
+    fit, calls = _fake_fit(lambda size, seed: 0.5 + seed / 10)
+    monkeypatch.setattr(nets.train, "fit", fit)
+    results = lab.train_arms(arms, data, steps=10, batch_size=8, val_per_class=5, seeds=(0, 2))
+    assert len(calls) == 8 and results.attrs["repeat"] is None
+    assert results["val top-1 %"].tolist() == pytest.approx([60.0] * 4)
+    assert results.attrs["seed_spread"] == pytest.approx(20.0) and "seed 2" in results.columns
+
+
+def test_scaling_verdict_is_decided_by_the_numbers() -> None:
+    arms = {"compound": 70.0, "depth only": 60.0, "width only": 64.0, "resolution only": 62.0}
+    v = lab.scaling_verdict(arms, 1000)
+    assert (v.best, v.runner_up, v.agrees, v.within_noise) == ("compound", "width only", True, False)
+    assert v.margin == pytest.approx(6.0) and v.compound_gap == 0
+    assert v.text.startswith("Verdict: compound scaling won.") and "as the paper found" in v.text
+    # the numbers flip, the verdict flips
+    flipped = arms | {"compound": 58.0}
+    v = lab.scaling_verdict(flipped, 1000)
+    assert (v.best, v.agrees, v.within_noise) == ("width only", False, False)
+    assert v.compound_gap == pytest.approx(6.0) and "compound scaling did not win" in v.text
+    assert "unlike the paper" in v.text and "Width alone reached the best val top-1, 64.0%" in v.text
+    # the same gap inside the noise: of few validation images, or of a large spread between seeds
+    for v in (lab.scaling_verdict(arms, 50), lab.scaling_verdict(flipped, 1000, seed_spread=7.0)):
+        assert v.within_noise and v.agrees is None
+        assert v.text.startswith("Verdict: no clear winner.") and "neither confirms nor contradicts" in v.text
+    assert "spread between two seeds" in lab.scaling_verdict(flipped, 1000, seed_spread=7.0).text
+    noise = 200 * math.sqrt(2 * 0.64 * 0.36 / 1000)  # two standard errors of a difference near 64 %
+    assert lab.scaling_verdict(arms | {"compound": 64.1}, 1000).noise == pytest.approx(noise, rel=0.01)
+    with pytest.raises(ValueError, match="compound"):
+        lab.scaling_verdict({"width only": 50.0, "depth only": 40.0}, 100)
+
+
+def test_the_chapter_draws_its_own_figures_light_and_legible() -> None:
+    code = "\n".join(_chapter("code"))
+    assert "dpi=" not in code  # BookFigure sizes the text for the page; a low dpi shrinks it
+    assert code.count("FigureClass=nets.viz.BookFigure") == 4
+    assert "verdict.text" in code and "lab.train_arms(" in code
+    widths = [float(w) for w in re.findall(r"figsize=\(([\d.]+),", code)]
+    assert widths and max(widths) <= 8
 
 
 def _chapter(kind: str) -> list[str]:

@@ -214,27 +214,58 @@ def test_budget_chart_names_the_winner_or_says_none_fits():
 # ----------------------------------------------------------------------------------------------------------
 
 
-def test_cpu_race_plan_is_one_recipe_that_fits_the_time_and_says_who_stays_out():
-    names = ["vgg16", "resnet18", "inception_v3", "efficientnet_b0"]
-    plan, entrants, skipped = showdown.race_plan(names, device="cpu", seconds=20)
+class LowRes:
+    """What ``race_plan`` reads off the data: ten classes cached at 64 px (the chapter's Fashion-MNIST)."""
+
+    classes = list("abcdefghij")
+    resolution = 64
+
+
+def steps_of(plan: Plan, classes: int = 10) -> int:
+    return plan.epochs * (plan.subset * classes // plan.batch_size)
+
+
+def test_cpu_race_plan_gives_every_entrant_a_floor_of_steps_within_the_time():
+    names = ["alexnet", "vgg16", "resnet18", "inception_v3", "efficientnet_b0"]
+    plan, entrants, skipped = showdown.race_plan(names, device="cpu", data=LowRes(), seconds=20, min_steps=80)
     assert plan.kind == "preview" and plan.device == "cpu"
-    assert (plan.epochs, plan.image_size, plan.batch_size) == (1, 64, 16)
+    assert (plan.epochs, plan.image_size, plan.batch_size) == (1, 32, 16)  # low-resolution data: 32 px
     assert entrants == ["resnet18", "efficientnet_b0"]  # the book's order, not the cost order
-    assert "75 px" in skipped["inception_v3"]
-    assert "too slow" in skipped["vgg16"]
-    assert plan.subset >= 10 and plan.estimate_s <= 20
+    assert "63 px" in skipped["alexnet"] and "75 px" in skipped["inception_v3"]
+    assert "too slow for 80 steps in 20 s" in skipped["vgg16"]
+    assert steps_of(plan) >= 80 and plan.estimate_s <= 20
     assert "2 contenders" in str(plan)
-    # a larger resolution lets the Inception in; more time buys more images
-    plan80, entrants80, _ = showdown.race_plan(names, device="cpu", seconds=40, image_size=80)
-    assert "inception_v3" in entrants80 and plan80.image_size == 80
-    with pytest.raises(ValueError, match="no contender fits"):
+    # The floor holds whatever the time: less time admits fewer entrants, never fewer steps ...
+    short, short_entrants, _ = showdown.race_plan(
+        names, device="cpu", data=LowRes(), seconds=10, min_steps=80
+    )
+    assert short_entrants == ["efficientnet_b0"] and steps_of(short) >= 80
+    # ... and a higher floor in the same time admits fewer entrants, each with more steps.
+    high, high_entrants, why = showdown.race_plan(
+        names, device="cpu", data=LowRes(), seconds=20, min_steps=120
+    )
+    assert high_entrants == ["efficientnet_b0"] and steps_of(high) >= 120
+    assert "no time left for its 120 steps after the cheaper entrants'" in why["resnet18"]
+    # Without data the previews' 64 px; at 80 px the Inception is no longer too small for the race.
+    plan80, _, skipped80 = showdown.race_plan(names, device="cpu", seconds=40, image_size=80, min_steps=20)
+    assert plan80.image_size == 80 and steps_of(plan80) >= 20
+    assert "75 px" in skipped["inception_v3"] and "px" not in skipped80.get("inception_v3", "")
+    # A publishing run (NETS_BUDGET=publish, on a CPU runner) gets ten times the seconds, the same floor.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NETS_BUDGET", "publish")
+        pub, pub_entrants, _ = showdown.race_plan(
+            names, device="cpu", data=LowRes(), seconds=20, min_steps=80
+        )
+    assert pub.kind == "publishing run" and pub.device == "cpu" and pub.image_size == 32
+    assert 100 < pub.estimate_s <= 200 and steps_of(pub) >= 80 and set(entrants) <= set(pub_entrants)
+    with pytest.raises(ValueError, match="no contender gets 80 steps in 1 s"):
         showdown.race_plan(["vgg16"], device="cpu", seconds=1)
     with pytest.raises(ValueError, match="at least one"):
         showdown.race_plan([], device="cpu")
 
 
 def test_gpu_race_plan_lets_everyone_in_with_the_common_brief_run(monkeypatch):
-    def fake_plan(budget, device, model):
+    def fake_plan(budget, device, model, data=None):
         size = 160 if model == "inception_v3" else 128
         return Plan(budget, "cuda:0", model, 5, size, 128, None, 1.0, None, "brief run")
 
@@ -244,10 +275,17 @@ def test_gpu_race_plan_lets_everyone_in_with_the_common_brief_run(monkeypatch):
     assert (plan.epochs, plan.image_size, plan.batch_size, plan.subset) == (5, 160, 128, None)
     assert plan.kind == "brief run"
 
+    def small_plan(budget, device, model, data=None):  # Apple MPS: a subset, which the floor can raise
+        return Plan(budget, "mps", model, 3, 112, 64, 20, 1.0, None, "brief run")
+
+    monkeypatch.setattr(showdown, "plan_budget", small_plan)
+    plan, _, _ = showdown.race_plan(["resnet18"], device="cpu", min_steps=100)
+    assert plan.subset == 218 and steps_of(plan) >= 100  # 34 steps an epoch x 64 images / 10 classes
+
 
 def test_race_trains_every_entrant_on_the_same_images_with_the_same_recipe(capsys):
     plan = Plan("brief", "cpu", "2 contenders", 1, 32, 8, 6, 0.5, None, "preview")
-    histories = showdown.race(["resnet18", "efficientnet_b0"], tiny_data(), plan)
+    histories = showdown.race(["resnet18", "efficientnet_b0"], tiny_data(), plan, val_per_class=4)
     assert list(histories) == ["resnet18", "efficientnet_b0"]
     keys = (
         "epochs",
@@ -256,6 +294,7 @@ def test_race_trains_every_entrant_on_the_same_images_with_the_same_recipe(capsy
         "train_size",
         "val_size",
         "lr",
+        "optimizer",
         "schedule",
         "seed",
         "subset",
@@ -263,21 +302,71 @@ def test_race_trains_every_entrant_on_the_same_images_with_the_same_recipe(capsy
     configs = [{k: h.config[k] for k in keys} for h in histories.values()]
     assert configs[0] == configs[1]
     assert configs[0]["train_size"] == 24 and configs[0]["image_size"] == 32  # 6 per class, 4 classes
+    assert configs[0]["val_size"] == 16 and configs[0]["optimizer"] == "adamw"  # 4 per class
+    # the memory layout follows the family (EfficientNet's depthwise convolutions run faster channels-last)
+    assert [h.config["channels_last"] for h in histories.values()] == [False, True]
     printed = capsys.readouterr().out
     assert "ResNet-18: val top-1" in printed and "EfficientNet-B0: val top-1" in printed
 
 
+def test_race_starts_every_classifier_at_zero(monkeypatch):
+    heads = {}
+
+    def fake_fit(model, data, **kwargs):
+        heads[model.name] = [m for m in model.modules() if isinstance(m, nn.Linear)][-1].weight.abs().max()
+        return history(model.name, [0.5])
+
+    monkeypatch.setattr(showdown, "fit", fake_fit)
+    plan = Plan("brief", "cpu", "2 contenders", 1, 32, 8, 6, 0.5, None, "preview")
+    showdown.race(["resnet18", "efficientnet_b0"], tiny_data(), plan)
+    assert heads == {"resnet18": 0.0, "efficientnet_b0": 0.0}
+
+
 def test_race_leaves_out_a_contender_that_runs_out_of_gpu_memory(monkeypatch, capsys):
-    def fake_fit(name, data, **kwargs):
-        if name == "vgg16":
+    def fake_fit(model, data, **kwargs):
+        if model.name == "alexnet":
             raise torch.cuda.OutOfMemoryError("CUDA out of memory")
-        return history(name, [0.5])
+        return history(model.name, [0.5])
 
     monkeypatch.setattr(showdown, "fit", fake_fit)
     plan = Plan("brief", "cuda:0", "2 contenders", 1, 128, 128, None, 1.0, None, "brief run")
-    histories = showdown.race(["vgg16", "resnet18"], tiny_data(), plan)
+    histories = showdown.race(["alexnet", "resnet18"], tiny_data(), plan)
     assert list(histories) == ["resnet18"]
-    assert "VGG-16: out of GPU memory at batch 128" in capsys.readouterr().out
+    assert "AlexNet: out of GPU memory at batch 128" in capsys.readouterr().out
+
+
+def raced(top1: dict[str, float], val_size: int = 500) -> dict[str, History]:
+    """Histories of a finished race: 1 epoch of 1408 images in batches of 16 (88 steps), 10 classes."""
+    out = {}
+    for name, t in top1.items():
+        h = history(name, [t], standin=True)
+        h.config |= {"val_size": val_size, "train_size": 1408, "batch_size": 16, "epochs": 1}
+        out[name] = h
+    return out
+
+
+def test_race_verdict_names_the_leader_and_whoever_did_not_leave_chance():
+    v = showdown.race_verdict(raced({"resnet18": 0.60, "efficientnet_b0": 0.30}))
+    assert (v.leader, v.runner_up, v.steps, v.stuck) == ("resnet18", "efficientnet_b0", 88, [])
+    assert v.margin == pytest.approx(30.0) and v.chance == pytest.approx(10.0)
+    assert v.threshold == pytest.approx(
+        10 + 300 * math.sqrt(0.09 / 500)
+    )  # three standard errors of a guesser
+    assert v.text.startswith(
+        "Verdict: ResNet-18 led with 60.0% val top-1, 30.0 points ahead of EfficientNet-B0"
+    )
+    assert "more than the noise" in v.text and "both entrants left chance after 88 optimiser steps" in v.text
+    # the numbers flip, the verdict flips
+    v = showdown.race_verdict(raced({"resnet18": 0.12, "efficientnet_b0": 0.30}))
+    assert v.leader == "efficientnet_b0" and v.stuck == ["resnet18"] and v.left_chance == ["efficientnet_b0"]
+    assert "1 of 2 left chance, not ResNet-18 (12.0%)" in v.text and "too few for it" in v.text
+    # a lead inside the sampling noise is called so; with more validation images the same lead is not
+    close = {"resnet18": 0.60, "efficientnet_b0": 0.58, "googlenet": 0.50}
+    assert "within the noise" in showdown.race_verdict(raced(close)).text
+    assert "every entrant left chance" in showdown.race_verdict(raced(close)).text
+    assert "more than the noise" in showdown.race_verdict(raced(close, val_size=100_000)).text
+    with pytest.raises(ValueError, match="at least one"):
+        showdown.race_verdict({})
 
 
 def test_race_table_and_chart_label_stand_in_results():
@@ -290,6 +379,17 @@ def test_race_table_and_chart_label_stand_in_results():
     assert len(fig.axes) == 2 and "STAND-IN" in fig._suptitle.get_text()
     one_epoch = showdown.race_chart({"resnet18": history("resnet18", [0.2], standin=False)})
     assert len(one_epoch.axes) == 1 and "STAND-IN" not in one_epoch._suptitle.get_text()
+    fashion = history("resnet18", [0.6])
+    fashion.config["data"] = "fashion-mnist"
+    assert (
+        showdown.race_chart({"resnet18": fashion})
+        ._suptitle.get_text()
+        .startswith("FASHION-MNIST (not Imagenette)")
+    )
+    assert (
+        showdown.race_table({"resnet18": fashion}).loc["ResNet-18", "data"]
+        == "fashion-mnist (not Imagenette)"
+    )
     with pytest.raises(ValueError, match="at least one"):
         showdown.race_chart({})
 

@@ -2,7 +2,9 @@
 
 ``cost`` counts a configuration's parameters and multiply-accumulates by kind of layer, from the stage
 table alone; ``scale_one`` and ``scaling_study`` set compound scaling against one dimension alone at the
-same FLOP budget (timing the smaller networks with ``latency``); ``variant_table`` sets B0-B7 against
+same FLOP budget (timing the smaller networks with ``latency``); ``equal_macs_arms``, ``train_arms`` and
+``scaling_verdict`` train a small base network scaled four ways to the same MACs and say which learned
+best, and whether the difference is larger than the noise; ``variant_table`` sets B0-B7 against
 the paper and torchvision; ``stage_table`` reads the paper's Table 1 off a built model;
 ``stochastic_depth_schedule`` and ``se_gates`` look inside its blocks. The models are
 ``nets.models.efficientnet``.
@@ -10,7 +12,10 @@ the paper and torchvision; ``stage_table`` reads the paper's Table 1 off a built
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -45,15 +50,20 @@ if TYPE_CHECKING:
 __all__ = [
     "COST_PARTS",
     "FLOPS_PER_PHI",
+    "PAPER_GAIN_POINTS",
     "SCALINGS",
     "Cost",
+    "ScalingVerdict",
     "cost",
+    "equal_macs_arms",
     "latency",
     "scale_one",
     "scaling_study",
+    "scaling_verdict",
     "se_gates",
     "stage_table",
     "stochastic_depth_schedule",
+    "train_arms",
     "variant_table",
 ]
 
@@ -224,6 +234,248 @@ def scaling_study(
                 }
             )
     return pd.DataFrame(rows).set_index(["how", "phi"])
+
+
+# Compound scaling against one dimension alone, trained
+#
+# The paper's evidence is accuracy at equal FLOPs: its Table 3 scales MobileNetV1 and ResNet-50 by one
+# dimension or by the compound rule, its Figure 8 does the same for B0. We cannot train those networks
+# here, but we can scale a small base network four ways to the same MACs and train each one for the same
+# number of steps on the same images.
+
+# Compound over the best single dimension in the paper, in points of ImageNet top-1: +0.7 for ResNet-50
+# (Table 3) up to +2.5 for B0 (Figure 8).
+PAPER_GAIN_POINTS = (0.7, 2.5)
+
+
+def _arm(how: str, width: float, depth: float, resolution: int, num_classes: int) -> dict:
+    c = cost(width, depth, resolution, num_classes)
+    return {
+        "how": how,
+        "width": width,
+        "depth": depth,
+        "resolution": resolution,
+        "blocks": sum(s.layers for s in scaled_stages(width, depth)),
+        "params": c.total_params,
+        "MMACs": c.total_macs / 1e6,
+    }
+
+
+def equal_macs_arms(
+    width: float = 0.5,
+    depth: float = 0.25,
+    resolution: int = 24,
+    phi: float = 2.0,
+    num_classes: int = 10,
+) -> pd.DataFrame:
+    """A small base network and four ways to scale it to the same MACs, one row each (index ``how``).
+
+    ``"compound"`` multiplies the base's width, depth and resolution by ``BETA**phi``, ``ALPHA**phi`` and
+    ``GAMMA**phi`` (the paper's rule); ``"depth only"``, ``"width only"`` and ``"resolution only"`` grow
+    that one dimension until the network's MACs (counted by ``cost``, rounding included) come closest
+    to the compound network's. Columns: ``width`` and ``depth`` (multipliers of B0's), ``resolution``
+    (px), ``blocks``, ``params``, ``MMACs`` and ``MACs vs compound``. Channels round to multiples of 8
+    and layers to whole blocks, so the match is close rather than exact (the last column says how close).
+    """
+    import pandas as pd
+
+    width = check_float("width", width, low=0.0, low_open=True)
+    depth = check_float("depth", depth, low=0.0, low_open=True)
+    resolution = check_int("resolution", resolution, minimum=MIN_SIZE)
+    phi = check_float("phi", phi, low=0.0, low_open=True)
+    compound = (width * BETA**phi, depth * ALPHA**phi, round(resolution * GAMMA**phi))
+    target = cost(*compound, num_classes).total_macs
+
+    def closest(candidates: list[tuple[float, float, int]]) -> tuple[float, float, int]:
+        # the first (smallest) candidate among those whose MACs are nearest the target's, on a log scale
+        return min(candidates, key=lambda c: abs(math.log(cost(*c, num_classes).total_macs / target)))
+
+    grow = [1 + i / 200 for i in range(1, 1400)]  # a factor from 1.005 to 8, in steps of 0.005
+    arms = [
+        _arm("base", width, depth, resolution, num_classes),
+        _arm("compound", *compound, num_classes),
+        _arm("depth only", *closest([(width, depth * g, resolution) for g in grow]), num_classes),
+        _arm("width only", *closest([(width * g, depth, resolution) for g in grow if g <= 4]), num_classes),
+        _arm(
+            "resolution only",
+            *closest([(width, depth, r) for r in range(resolution + 1, 4 * resolution)]),
+            num_classes,
+        ),
+    ]
+    frame = pd.DataFrame(arms).set_index("how")
+    frame["MACs vs compound"] = frame["MMACs"] / frame.loc["compound", "MMACs"]
+    frame.attrs["phi"] = phi
+    return frame
+
+
+def train_arms(
+    arms: pd.DataFrame,
+    data,
+    *,
+    steps: int = 100,
+    batch_size: int = 32,
+    val_per_class: int = 100,
+    lr: float = 3e-3,
+    seeds: Sequence[int] = (0,),
+    repeat: str | None = "compound",
+    device: str | torch.device = "auto",
+    channels_last: bool = True,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Train every scaled arm of ``equal_macs_arms`` (not the base) for the same number of optimiser steps.
+
+    One recipe for all: the same ``steps * batch_size`` training images (class-balanced, one epoch) and
+    ``val_per_class`` validation images per class, AdamW at ``lr`` with ``nets.train.fit``'s one-cycle
+    schedule, the classifier's weights zeroed (every arm starts at a loss of ln k), each arm at its own
+    resolution; ``channels_last`` only speeds up the depthwise convolutions on a CPU. Every arm trains
+    once per seed in ``seeds``; with a single seed, the arm ``repeat`` trains once more with the next
+    seed, so that the spread between seeds can be estimated at all.
+
+    Returns the arms' rows with ``val top-1 %`` (the mean over ``seeds``), a ``seed N`` column per seed
+    when there are several, ``train loss`` (the first seed's) and ``seconds per run``. ``attrs``:
+    steps, batch_size, val_images, seeds, ``seed_spread`` (the largest difference in points between two
+    seeds of one arm; None without a second seed) and ``repeat`` ({arm, seed, val top-1 %} or None),
+    for ``scaling_verdict``.
+    """
+    from ..data import balanced_subset
+    from ..train import fit
+
+    steps = check_int("steps", steps)
+    batch_size = check_int("batch_size", batch_size)
+    val_per_class = check_int("val_per_class", val_per_class)
+    seeds = [check_int("seed", s, minimum=0) for s in seeds]
+    if not seeds:
+        raise ValueError("train_arms needs at least one seed")
+    results = arms.drop(index="base", errors="ignore").copy()
+    if repeat is not None:
+        check_choice("repeat", repeat, tuple(results.index))
+    k = len(data.classes)
+    small = dataclasses.replace(
+        data,
+        train=balanced_subset(data.train, -(-steps * batch_size // k)),
+        val=balanced_subset(data.val, val_per_class),
+    )
+
+    def run(how: str, seed: int) -> tuple[float, float, float]:
+        arm = results.loc[how]
+        torch.manual_seed(seed)
+        model = efficientnet(k, width_mult=float(arm["width"]), depth_mult=float(arm["depth"]))
+        model.name = f"{how} ({model.name}, {int(arm['resolution'])} px)"
+        nn.init.zeros_(model.classifier.fc.weight)
+        start = time.perf_counter()
+        history = fit(model, small, epochs=1, batch_size=batch_size, image_size=int(arm["resolution"]),
+                      optimizer="adamw", lr=lr, seed=seed, device=device, channels_last=channels_last,
+                      progress=progress)  # fmt: skip
+        return 100 * history.final["val_top1"], history.final["train_loss"], time.perf_counter() - start
+
+    top1 = {how: [] for how in results.index}
+    loss = {}
+    seconds = dict.fromkeys(results.index, 0.0)
+    for seed in seeds:
+        for how in results.index:
+            acc, train_loss, took = run(how, seed)
+            top1[how].append(acc)
+            loss.setdefault(how, train_loss)
+            seconds[how] += took
+    results["val top-1 %"] = [sum(v) / len(v) for v in top1.values()]
+    if len(seeds) > 1:
+        for i, seed in enumerate(seeds):
+            results[f"seed {seed}"] = [v[i] for v in top1.values()]
+    results["train loss"] = [loss[how] for how in results.index]
+    again = None
+    if len(seeds) == 1 and repeat is not None:
+        seed = seeds[0] + 1
+        acc, _, took = run(repeat, seed)
+        seconds[repeat] += took
+        again = {"arm": repeat, "seed": seed, "val top-1 %": acc}
+        spread = abs(acc - top1[repeat][0])
+    else:
+        spread = max(max(v) - min(v) for v in top1.values()) if len(seeds) > 1 else None
+    runs = {how: len(top1[how]) + (again is not None and again["arm"] == how) for how in results.index}
+    results["seconds per run"] = [seconds[how] / runs[how] for how in results.index]
+    results.attrs |= {
+        "steps": len(small.train) // batch_size,
+        "batch_size": batch_size,
+        "val_images": len(small.val),
+        "seeds": list(seeds),
+        "seed_spread": spread,
+        "repeat": again,
+    }
+    return results
+
+
+@dataclass(frozen=True)
+class ScalingVerdict:
+    """What ``scaling_verdict`` decided, with the numbers it decided from (accuracies in % top-1)."""
+
+    best: str
+    runner_up: str
+    margin: float  # points between the best arm and the runner-up
+    compound_gap: float  # points between the best arm and compound scaling (0 when compound is best)
+    noise: float  # points: a difference smaller than this cannot be told from chance
+    within_noise: bool  # True: the run cannot say whether compound scaling wins
+    agrees: bool | None  # with the paper (compound best): True, False, or None when within the noise
+    text: str
+
+
+def scaling_verdict(
+    top1: Mapping[str, float], val_images: int, seed_spread: float | None = None
+) -> ScalingVerdict:
+    """Did compound scaling reach the best validation top-1 (``top1``: % per arm), beyond the noise?
+
+    The noise is two standard errors of the difference between two accuracies each measured on
+    ``val_images`` images (binomial sampling of the validation set), or ``seed_spread`` (the largest
+    spread in points between seeds of one arm, where several seeds were trained) if that is larger.
+    Compound scaling agrees with the paper when it is best by more than the noise; it disagrees when
+    another arm beats it by more than the noise; otherwise the run cannot tell them apart.
+    """
+    if "compound" not in top1 or len(top1) < 2:
+        raise ValueError(f"scaling_verdict needs 'compound' and at least one other arm, got {list(top1)}")
+    val_images = check_int("val_images", val_images)
+    ranked = sorted(top1, key=top1.get, reverse=True)
+    best, runner_up = ranked[0], ranked[1]
+    margin = top1[best] - top1[runner_up]
+    rival = runner_up if best == "compound" else best  # whom compound is measured against
+    gap = top1[rival] - top1["compound"]  # > 0: compound lost to `rival`
+
+    def se(p: float) -> float:
+        p = min(max(p / 100, 0.0), 1.0)
+        return p * (1 - p) / val_images
+
+    noise = 200 * math.sqrt(se(top1["compound"]) + se(top1[rival]))
+    source = f"two standard errors on {val_images} validation images"
+    if seed_spread is not None and seed_spread > noise:
+        noise, source = float(seed_spread), "the spread between two seeds of one arm"
+    within = abs(gap) <= noise
+    agrees = None if within else gap < 0
+
+    def name(how: str) -> str:  # "width only" -> "width alone"; "compound" -> "compound scaling"
+        return "compound scaling" if how == "compound" else how.replace(" only", " alone")
+
+    lead = (
+        f"{name(best)} reached the best val top-1, {top1[best]:.1f}%, "
+        f"{margin:.1f} points above {name(runner_up)}"
+    )
+    lead = lead[0].upper() + lead[1:]
+    paper = f"the paper's gain of {PAPER_GAIN_POINTS[0]}-{PAPER_GAIN_POINTS[1]} points for compound scaling"
+    if within:
+        versus = ", a lead" if best == "compound" else f"; compound scaling was {gap:.1f} points behind,"
+        text = (
+            f"Verdict: no clear winner. {lead}{versus} inside the noise of {noise:.1f} points ({source}). "
+            f"This run cannot tell the scalings apart, so it neither confirms nor contradicts {paper}."
+        )
+    elif agrees:
+        text = (
+            f"Verdict: compound scaling won. {lead} ({top1[runner_up]:.1f}%), more than the noise of "
+            f"{noise:.1f} points ({source}): as the paper found (its Table 3 and Figure 8)."
+        )
+    else:
+        text = (
+            f"Verdict: compound scaling did not win. {lead}, and compound scaling was {gap:.1f} points "
+            f"behind it, more than the noise of {noise:.1f} points ({source}): unlike the paper, where "
+            "compound scaling beat every single dimension (its Table 3 and Figure 8)."
+        )
+    return ScalingVerdict(best, runner_up, margin, max(gap, 0.0), noise, within, agrees, text)
 
 
 def variant_table(num_classes: int = 1000) -> pd.DataFrame:

@@ -3,8 +3,9 @@
     >>> from nets.lab import showdown
     >>> frame = showdown.compare()                   # params, MACs, CPU (and GPU) images/s, top-1/top-5
     >>> showdown.bubble_chart(frame)                 # top-1 against GMACs, bubble area = parameters
-    >>> plan, entrants, skipped = showdown.race_plan(showdown.CONTENDERS)
+    >>> plan, entrants, skipped = showdown.race_plan(showdown.CONTENDERS, data=data)
     >>> histories = showdown.race(entrants, data, plan)   # one recipe, one budget, every entrant
+    >>> print(showdown.race_verdict(histories).text)       # who led, and did everyone leave chance?
 
 Where each number comes from:
 
@@ -14,8 +15,9 @@ Where each number comes from:
   on the CPU (and on the GPU where there is one), best of a few timed repetitions after a warm-up.
 - **Accuracy on ImageNet** is reported, not measured: the paper's number (with how the paper measured
   it) and the reference implementation's single-crop number, both from ``nets.card``.
-- **Brief training** (``race``) trains every entrant with ``nets.train.fit`` under one plan: same data,
-  epochs, resolution, batch size and schedule.
+- **Brief training** (``race``) trains every entrant with ``nets.train.fit`` under one plan
+  (``race_plan``): same data, epochs, resolution, batch size, optimiser and schedule, and on a CPU a
+  floor of optimiser steps for every entrant; ``race_verdict`` says who led and whether all left chance.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import math
 import os
 import platform
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
@@ -36,9 +39,10 @@ from torch import nn
 
 from ..cards import card
 from ..checks import check_int
+from ..data import balanced_subset
 from ..registry import entry
 from ..summary import count_macs, count_params
-from ..train import History, Plan, fit, plan_budget
+from ..train import _PUBLISH_FACTOR, History, Plan, fit, plan_budget
 from ..viz import DPI, BookFigure
 from ..zoo import build
 from . import probes
@@ -50,6 +54,7 @@ __all__ = [
     "CONTENDERS",
     "FAMILY_COLORS",
     "METRICS",
+    "RaceVerdict",
     "accuracy_table",
     "best_under",
     "bubble_chart",
@@ -64,6 +69,7 @@ __all__ = [
     "race_chart",
     "race_plan",
     "race_table",
+    "race_verdict",
     "throughput",
 ]
 
@@ -105,7 +111,13 @@ METRICS = {
 }
 _STANDIN_COLOR = "tab:red"
 _SMALL_PT = 7.0  # the smallest text: 7 pt at nets.viz.DPI (100) is 9.7 px on the page
-_CLASSES = 10  # Imagenette and the stand-in both have ten classes
+_CLASSES = 10  # Imagenette, Fashion-MNIST and the stand-in all have ten classes
+
+
+def _not_imagenette(source: str | None) -> str:
+    """The warning a result on data other than Imagenette carries: ``"FASHION-MNIST (not Imagenette)"``."""
+    name = {"fashion-mnist": "FASHION-MNIST", "standin": "STAND-IN DATA"}.get(source or "standin")
+    return f"{name or str(source).upper()} (not Imagenette)"
 
 
 def label(name: str) -> str:
@@ -404,8 +416,8 @@ def bubble_chart(frame, *, y: str = "ref_top1", title: str | None = None) -> Fig
 def metric_chart(frame, metric: str) -> Figure:
     """One metric for every contender as a sorted bar chart (best at the top), coloured by family.
 
-    The race's column (``race_top1``, added by the caller) is marked as stand-in data when
-    ``frame.attrs["race_standin"]`` says so.
+    The race's column (``race_top1``, added by the caller) is marked as not Imagenette when
+    ``frame.attrs["race_standin"]`` says so (naming ``frame.attrs["race_source"]``, e.g. Fashion-MNIST).
     """
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
@@ -428,7 +440,7 @@ def metric_chart(frame, metric: str) -> Figure:
     ax.set_xlabel(axis + note, fontsize=8)
     title = f"{metric}: {'higher' if higher_better else 'lower'} is better (best at the top)"
     standin = column == "race_top1" and a.get("race_standin", False)  # set by whoever adds the race column
-    ax.set_title(f"STAND-IN DATA (not Imagenette) -- {title}" if standin else title, fontsize=10,
+    ax.set_title(f"{_not_imagenette(a.get('race_source'))} -- {title}" if standin else title, fontsize=10,
                  color=_STANDIN_COLOR if standin else "black")  # fmt: skip
     ax.tick_params(labelsize=8)
     ax.set_xlim(0, values.max() * 1.18)
@@ -473,37 +485,53 @@ def budget_chart(frame, gmacs: float) -> Figure:
 # ----------------------------------------------------------------------------------------------------------
 
 
+def _images_per_class(steps: int, batch_size: int, epochs: int, classes: int) -> int:
+    """The fewest images per class that give ``steps`` optimiser steps (incomplete batches are dropped)."""
+    per_epoch = -(-steps // epochs)
+    return -(-per_epoch * batch_size // classes)
+
+
 def race_plan(
     names: Sequence[str],
     budget: str = "brief",
     device: str | torch.device = "auto",
     *,
+    data=None,
     seconds: float = 20.0,
+    min_steps: int = 80,
     epochs: int | None = None,
     image_size: int | None = None,
-    min_subset: int = 10,
+    batch_size: int = 16,
 ) -> tuple[Plan, list[str], dict[str, str]]:
     """One training plan for a race, the entrants it can afford and why the others stay out.
 
-    Each contender's own plan comes from ``nets.train.plan_budget(budget, device, name)``. On a GPU
-    (or Apple MPS) the budget is a real brief run and every contender enters; the common plan takes the
-    largest resolution and the smallest batch, epochs and subset among them (on CUDA they agree anyway).
+    Each contender's own plan comes from ``nets.train.plan_budget(budget, device, name, data)`` (``data``
+    tells it the images' resolution: low-resolution data such as Fashion-MNIST trains at 32 px on a
+    CPU). On a GPU (or Apple MPS) the budget is a real brief run and every contender enters; the common
+    plan takes the largest resolution and the smallest batch, epochs and subset among them (on CUDA they
+    agree anyway).
 
     On a CPU each contender's plan is a preview sized to take about a minute on its own, so a race of
     all of them would take many minutes. Instead the race gets ``seconds`` in all (estimated for an idle
-    machine from ``plan_budget``'s per-image costs): the recipe is ``epochs`` (default 1) at
-    ``image_size`` (default: the preview's 64 px), batch 16; contenders that cannot take that resolution
-    stay out, and the others enter cheapest first while every entrant still gets ``min_subset`` images
-    per class. The subset is then as large as the time allows, the same images for everyone.
+    machine from ``plan_budget``'s per-image costs; ten times as many for a publishing run,
+    ``NETS_BUDGET=publish``) and a floor of ``min_steps`` optimiser steps for
+    every entrant: the recipe is ``epochs`` (default 1) at ``image_size`` (default: the previews' size),
+    batch ``batch_size``; contenders that cannot take that resolution stay out, and the others enter
+    cheapest first while every entrant still gets ``min_steps`` steps within the time. Leftover time buys
+    more images (more steps), the same images for everyone. A network needs some dozens of steps to
+    leave chance at all: a floor on seconds alone would give a slow one only a handful.
 
     Returns ``(plan, entrants, skipped)`` where ``skipped`` maps a name to the reason it is left out.
     """
     if not names:
         raise ValueError("race_plan needs at least one contender")
+    min_steps = check_int("min_steps", min_steps)
+    batch_size = check_int("batch_size", batch_size)
     names = [entry(n).name for n in names]
-    plans = {n: plan_budget(budget, device, n) for n in names}
+    classes = len(data.classes) if data is not None else _CLASSES
+    plans = {n: plan_budget(budget, device, n, data) for n in names}
     first = plans[names[0]]
-    if first.kind != "preview":  # GPU / MPS: a real brief run for every contender
+    if first.device != "cpu":  # GPU / MPS: a real brief run for every contender
         subsets = [p.subset for p in plans.values() if p.subset is not None]
         plan = dataclasses.replace(
             first,
@@ -514,10 +542,16 @@ def race_plan(
             subset=min(subsets) if subsets else None,
             estimate_s=None,
         )
+        if plan.subset is not None:  # the floor on steps holds here too
+            floor = _images_per_class(min_steps, plan.batch_size, plan.epochs, classes)
+            plan = dataclasses.replace(plan, subset=max(plan.subset, floor))
         return plan, names, {}
 
+    if first.kind != "preview":  # NETS_BUDGET=publish: a CPU publishing run gets ten times the compute
+        seconds = seconds * _PUBLISH_FACTOR
     epochs = epochs or 1
     size = image_size or min(p.image_size for p in plans.values())
+    floor = _images_per_class(min_steps, batch_size, epochs, classes)
     skipped: dict[str, str] = {}
     cost = {}  # estimated seconds per image per epoch (training + validating one), at `size`
     for n, p in plans.items():
@@ -530,46 +564,87 @@ def race_plan(
     entrants: list[str] = []
     for n in sorted(cost, key=cost.get):
         total = sum(cost[m] for m in [*entrants, n])
-        if seconds / (_CLASSES * epochs * total) < min_subset:
-            skipped[n] = f"too slow for {seconds:g} s on this CPU (about {cost[n] * 1e3:.0f} ms per image)"
+        if floor * classes * epochs * total > seconds:
+            alone = floor * classes * epochs * cost[n]  # seconds for its min_steps steps, estimated
+            if alone > seconds:
+                why = f"too slow for {min_steps} steps in {seconds:g} s on this CPU"
+            else:
+                others = floor * classes * epochs * (total - cost[n])
+                why = (
+                    f"no time left for its {min_steps} steps after the cheaper entrants' "
+                    f"{others:.0f} s of {seconds:g} s"
+                )
+            skipped[n] = f"{why} (about {cost[n] * 1e3:.0f} ms per image)"
             continue
         entrants.append(n)
     if not entrants:
-        raise ValueError(f"no contender fits {seconds:g} s on this CPU; raise seconds= or lower min_subset=")
+        raise ValueError(
+            f"no contender gets {min_steps} steps in {seconds:g} s on this CPU; "
+            "raise seconds= or lower min_steps="
+        )
     per_image = sum(cost[n] for n in entrants)
-    subset = int(seconds / (_CLASSES * epochs * per_image))
+    subset = max(floor, int(seconds / (classes * epochs * per_image)))
     plan = Plan(
         budget=first.budget,
         device=first.device,
         model=f"{len(entrants)} contenders",
         epochs=epochs,
         image_size=size,
-        batch_size=16,
+        batch_size=batch_size,
         subset=subset,
-        warmup_epochs=min(first.warmup_epochs, epochs / 2),
-        estimate_s=subset * _CLASSES * epochs * per_image,
-        kind="preview",
+        warmup_epochs=min(first.warmup_epochs, epochs / 4),
+        estimate_s=subset * classes * epochs * per_image,
+        kind=first.kind,
     )
     order = {n: i for i, n in enumerate(names)}
     return plan, sorted(entrants, key=order.get), {n: skipped[n] for n in names if n in skipped}
 
 
 def race(
-    names: Sequence[str], data, plan: Plan, *, seed: int = 0, progress: bool = False
+    names: Sequence[str],
+    data,
+    plan: Plan,
+    *,
+    optimizer: str = "adamw",
+    lr: float | None = 3e-3,
+    channels_last: bool | None = None,
+    val_per_class: int | None = 50,
+    seed: int = 0,
+    progress: bool = False,
 ) -> dict[str, History]:
     """Train every contender in ``names`` on ``data`` with ``nets.train.fit`` under the one ``plan``.
 
-    Same subset of images (chosen by ``seed``), epochs, resolution, batch, learning-rate schedule and
-    initialisation seed for everyone. Prints one line per contender as it finishes. A contender that
-    runs out of GPU memory is reported and left out; the race goes on.
+    Same subset of images (chosen by ``seed``), epochs, resolution, batch, optimiser (AdamW at ``lr`` by
+    default: it gets every contender moving within a short run, where SGD leaves some at chance),
+    learning-rate schedule and initialisation seed for everyone. When the plan trains on a subset,
+    validation uses at most ``val_per_class`` images per class (None: as many as the plan's subset),
+    the same for everyone: enough to tell a trained network from a guesser, cheap next to training.
+    Every classifier starts with zero weights, so every entrant starts at a loss of ln(classes) (some
+    reference initialisations start far above it).
+    ``channels_last`` changes only how tensors lie in memory, not a single number the network computes;
+    None picks it for the EfficientNets, whose depthwise convolutions run about twice as fast so on a
+    CPU (ResNet's run slower). Prints one line per contender as it finishes. A contender that runs
+    out of GPU memory is reported and left out; the race goes on.
     """
+    if plan.subset is not None and val_per_class is not None:
+        val_per_class = check_int("val_per_class", val_per_class)
+        data = dataclasses.replace(
+            data, val=balanced_subset(data.val, min(val_per_class, plan.subset), seed=seed)
+        )
     histories: dict[str, History] = {}
     for name in names:
+        torch.manual_seed(seed)
+        model = build(name, num_classes=len(data.classes))
+        head = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
+        nn.init.zeros_(head.weight)
+        layout = entry(name).family == "efficientnet" if channels_last is None else channels_last
         try:
-            history = fit(name, data, budget=dataclasses.replace(plan, model=name, estimate_s=None),
-                          seed=seed, progress=progress)  # fmt: skip
+            history = fit(model, data, budget=dataclasses.replace(plan, model=name, estimate_s=None),
+                          optimizer=optimizer, lr=lr, channels_last=layout, seed=seed,
+                          progress=progress)  # fmt: skip
         except torch.cuda.OutOfMemoryError:
             print(f"{label(name)}: out of GPU memory at batch {plan.batch_size}; left out of the race")
+            del model
             torch.cuda.empty_cache()
             continue
         histories[name] = history
@@ -580,6 +655,71 @@ def race(
     return histories
 
 
+@dataclass(frozen=True)
+class RaceVerdict:
+    """What ``race_verdict`` read off the race (accuracies in % top-1)."""
+
+    leader: str
+    runner_up: str | None
+    margin: float  # points between the leader and the runner-up
+    noise: float  # points: two standard errors of a difference between two entrants
+    chance: float  # % top-1 of guessing
+    threshold: float  # % top-1 above which an entrant has left chance (guessing would reach it 1 time in 700)
+    left_chance: list[str]
+    stuck: list[str]  # entrants at or below the threshold
+    steps: int
+    text: str
+
+
+def race_verdict(histories: Mapping[str, History]) -> RaceVerdict:
+    """Who led the race, by how much against the noise, and whether every entrant left chance.
+
+    An entrant has left chance when its validation top-1 is more than three standard errors above
+    chance, the standard error of a guesser's accuracy on the validation images (a guesser gets that
+    far 1 time in 700). The leader's margin is compared with two standard errors of the difference
+    between two accuracies on those images.
+    """
+    if not histories:
+        raise ValueError("race_verdict needs at least one trained contender")
+    top1 = {n: 100 * h.final["val_top1"] for n, h in histories.items()}
+    some = next(iter(histories.values())).config
+    classes = len(some.get("classes", [])) or _CLASSES
+    n_val = int(some.get("val_size") or 1)
+    steps = int(some.get("epochs", 1)) * (int(some.get("train_size", 0)) // int(some.get("batch_size", 1)))
+    chance = 100 / classes
+    threshold = chance + 300 * math.sqrt((1 / classes) * (1 - 1 / classes) / n_val)
+    ranked = sorted(top1, key=top1.get, reverse=True)
+    leader = ranked[0]
+    runner_up = ranked[1] if len(ranked) > 1 else None
+    margin = top1[leader] - top1[runner_up] if runner_up else 0.0
+
+    def var(p: float) -> float:
+        return (p / 100) * (1 - p / 100) / n_val
+
+    noise = 200 * math.sqrt(var(top1[leader]) + var(top1[runner_up])) if runner_up else 0.0
+    left = [n for n in ranked if top1[n] > threshold]
+    stuck = [n for n in ranked if top1[n] <= threshold]
+    lead = f"{label(leader)} led with {top1[leader]:.1f}% val top-1"
+    if runner_up:
+        lead += (
+            f", {margin:.1f} points ahead of {label(runner_up)} ("
+            + ("more than" if margin > noise else "within")
+            + f" the noise of {noise:.1f} points on {n_val} validation images)"
+        )
+    basis = f"(chance is {chance:.0f}%; guessing tops {threshold:.1f}% about 1 time in 700 on {n_val} images)"
+    if not stuck:
+        every = "every entrant" if len(top1) > 2 else ("both entrants" if len(top1) == 2 else "the entrant")
+        text = f"Verdict: {lead}; {every} left chance after {steps} optimiser steps each {basis}."
+    else:
+        names = ", ".join(f"{label(n)} ({top1[n]:.1f}%)" for n in stuck)
+        them = "it" if len(stuck) == 1 else "them"
+        text = (
+            f"Verdict: {lead}; {len(left)} of {len(top1)} left chance, not {names} {basis}: "
+            f"{steps} optimiser steps were too few for {them}."
+        )
+    return RaceVerdict(leader, runner_up, margin, noise, chance, threshold, left, stuck, steps, text)
+
+
 def race_table(histories: Mapping[str, History]) -> pd.DataFrame:
     """One row per trained contender: the recipe it got and where it ended, best top-1 first."""
     import pandas as pd
@@ -587,9 +727,12 @@ def race_table(histories: Mapping[str, History]) -> pd.DataFrame:
     rows = []
     for name, h in histories.items():
         c = h.config
+        tag = ""
+        if c.get("is_standin"):
+            tag = " (stand-in, not Imagenette)" if c.get("data") == "standin" else " (not Imagenette)"
         rows.append({
             "model": label(name),
-            "data": f"{c.get('data')}" + (" (stand-in, not Imagenette)" if c.get("is_standin") else ""),
+            "data": f"{c.get('data')}{tag}",
             "train / val images": f"{c.get('train_size')} / {c.get('val_size')}",
             "epochs": len(h),
             "px": c.get("image_size"),
@@ -646,7 +789,8 @@ def race_chart(histories: Mapping[str, History]) -> Figure:
     bars.grid(alpha=0.3, axis="x")
     heading = "The race: one recipe, one budget"
     if standin:
-        heading = f"STAND-IN DATA (not Imagenette) -- {heading}"
+        source = next(h.config.get("data") for h in histories.values() if h.config.get("is_standin"))
+        heading = f"{_not_imagenette(source)} -- {heading}"
     fig.suptitle(heading, fontsize=10, color=_STANDIN_COLOR if standin else "black")
     fig.tight_layout()
     return fig
