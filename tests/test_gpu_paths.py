@@ -52,15 +52,27 @@ def test_gpu_paths_train_finitely_and_resume_exactly(tmp_path, options):
 
 
 @pytest.mark.slow
-def test_compile_trains_and_resumes(tmp_path):
+def test_compile_trains_and_resumes(tmp_path, monkeypatch):
     pytest.importorskip("torch._inductor")
     if shutil.which("cc") is None and shutil.which("gcc") is None:
         pytest.skip("torch.compile's CPU backend needs a C compiler")
+    import nets.train as train
+
     data = make_data()
-    history = fit(small_net(), data, 1, out=tmp_path, compile=True, **FAST)
-    assert math.isfinite(history.final["train_loss"])
-    resumed = fit(
-        small_net(), data, 2, out=tmp_path, compile=True, resume=True, **{**FAST, "warmup_epochs": 0.25}
-    )
-    assert [e["epoch"] for e in resumed.epochs] == [1, 2]
+    real_evaluate, calls = train._Run.evaluate, []
+
+    def stop_in_epoch_2(run):  # Ctrl-C during epoch 2: the checkpoint of epoch 1 is on disk
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_evaluate(run)
+
+    monkeypatch.setattr(train._Run, "evaluate", stop_in_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        fit(small_net(), data, 2, out=tmp_path, compile=True, **FAST)
+    monkeypatch.undo()
+    assert load_checkpoint(tmp_path)["epoch"] == 1
     assert all(not k.startswith("_orig_mod") for k in load_checkpoint(tmp_path)["model"])
+    resumed = fit(small_net(), data, 2, out=tmp_path, compile=True, resume=True, **FAST)
+    assert [e["epoch"] for e in resumed.epochs] == [1, 2]
+    assert all(math.isfinite(e["train_loss"]) for e in resumed.epochs)
