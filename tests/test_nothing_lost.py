@@ -19,12 +19,13 @@ from torch import nn
 
 import nets
 import nets.files
-from nets.__main__ import main
 from nets.train import fit, load_checkpoint
 
 try:
+    from test_cli import run_main
     from test_train import FAST, make_data, small_net
 except ImportError:  # run from the repository root as a package
+    from tests.test_cli import run_main
     from tests.test_train import FAST, make_data, small_net
 
 
@@ -32,15 +33,6 @@ except ImportError:  # run from the repository root as a package
 def _offline_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("NETS_DATA_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("NETS_DATA", raising=False)
-
-
-def run_main(args: list[str], capsys) -> tuple[int, str, str]:
-    try:
-        status = main(args)
-    except SystemExit as e:
-        status = e.code
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def cli(out: Path, *extra: str) -> list[str]:
