@@ -231,7 +231,6 @@ def _fake_fit(top1_of):
 
 
 def test_train_arms_gives_every_arm_the_same_steps_and_images(monkeypatch) -> None:
-    import nets.train
     from nets.data import Data, Split
 
     def split(n):
@@ -241,7 +240,7 @@ def test_train_arms_gives_every_arm_the_same_steps_and_images(monkeypatch) -> No
     arms = lab.equal_macs_arms()
     resolution = dict(zip(arms["resolution"], arms.index, strict=False))
     fit, calls = _fake_fit(lambda size, seed: {"compound": 0.6}.get(resolution.get(size), 0.5) + seed / 100)
-    monkeypatch.setattr(nets.train, "fit", fit)
+    monkeypatch.setattr(lab, "fit", fit)
     results = lab.train_arms(arms, data, steps=10, batch_size=8, val_per_class=5)
     assert list(results.index) == ["compound", "depth only", "width only", "resolution only"]  # no base
     assert len(calls) == 5  # four arms, then compound again with the next seed
@@ -256,7 +255,7 @@ def test_train_arms_gives_every_arm_the_same_steps_and_images(monkeypatch) -> No
     assert results.attrs["steps"] == 10
     # several seeds: the mean, a column per seed, and the spread from them (no extra repeat)
     fit, calls = _fake_fit(lambda size, seed: 0.5 + seed / 10)
-    monkeypatch.setattr(nets.train, "fit", fit)
+    monkeypatch.setattr(lab, "fit", fit)
     results = lab.train_arms(arms, data, steps=10, batch_size=8, val_per_class=5, seeds=(0, 2))
     assert len(calls) == 8 and results.attrs["repeat"] is None
     assert results["val top-1 %"].tolist() == pytest.approx([60.0] * 4)

@@ -219,6 +219,7 @@ class LowRes:
 
     classes = list("abcdefghij")
     resolution = 64
+    source = "fashion-mnist"
 
 
 def steps_of(plan: Plan, classes: int = 10) -> int:

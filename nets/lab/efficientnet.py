@@ -24,6 +24,7 @@ from torch import nn
 
 from ..cards import card
 from ..checks import check_choice, check_float, check_int
+from ..data import balanced_subset
 from ..layers import make_divisible
 from ..models.efficientnet import (
     ALPHA,
@@ -42,6 +43,7 @@ from ..models.efficientnet import (
     efficientnet,
     scaled_stages,
 )
+from ..train import fit
 from . import probes
 
 if TYPE_CHECKING:
@@ -337,9 +339,6 @@ def train_arms(
     seeds of one arm; None without a second seed) and ``repeat`` ({arm, seed, val top-1 %} or None),
     for ``scaling_verdict``.
     """
-    from ..data import balanced_subset
-    from ..train import fit
-
     steps = check_int("steps", steps)
     batch_size = check_int("batch_size", batch_size)
     val_per_class = check_int("val_per_class", val_per_class)
