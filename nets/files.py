@@ -15,6 +15,7 @@ imports nothing of ``nets``.
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import re
 import shutil
@@ -27,6 +28,7 @@ __all__ = [
     "atomic_write_text",
     "check_free_space",
     "human_bytes",
+    "md5",
     "pid_alive",
     "remove_stale",
     "temp_path",
@@ -138,3 +140,12 @@ def remove_stale(paths: Iterable[Path]) -> list[Path]:
             path.unlink(missing_ok=True)
         removed.append(path)
     return removed
+
+
+def md5(path: Path) -> str:
+    """The md5 of a file (read in 4 MiB chunks): what archive mirrors publish to check a download."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            digest.update(chunk)
+    return digest.hexdigest()

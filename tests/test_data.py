@@ -29,6 +29,7 @@ from PIL import Image
 from nets import data as nd
 from nets.data import augment, cache, fashion, standin
 from nets.data import imagenette as ni
+from nets.files import md5 as file_md5
 
 try:  # tests/ on sys.path (pytest's default for a folder without __init__.py)
     import fashion_fixture as ff
@@ -228,7 +229,7 @@ def test_balanced_subset_keeps_dataset_order_and_is_seeded():
 
 
 def test_download_extract_verify_and_mark(archive, tmp_path, monkeypatch):
-    monkeypatch.setenv("NETS_IMAGENETTE_MD5", ni._md5(archive))  # the fake archive's own md5 is "expected"
+    monkeypatch.setenv("NETS_IMAGENETTE_MD5", file_md5(archive))  # the fake archive's own md5 is "expected"
     calls: list = []
     root = tmp_path / "cache"
     out = nd.prepare_imagenette(
@@ -242,7 +243,7 @@ def test_download_extract_verify_and_mark(archive, tmp_path, monkeypatch):
     assert (root / f"{STEM}.tgz").is_file() and not list(root.glob("*.part"))
     assert [p.name for p in root.iterdir() if p.name.startswith(".")] == [], "temp folder left behind"
     marker = json.loads((root / STEM / ni._MARKER).read_text())
-    assert marker["counts"] == fake_counts((3, 2)) and marker["archive_md5"] == ni._md5(archive)
+    assert marker["counts"] == fake_counts((3, 2)) and marker["archive_md5"] == file_md5(archive)
     # complete now: no second download, and load() reads it
     nd.prepare_imagenette(root, downloader=copying_downloader(archive, calls), progress=False)
     assert len(calls) == 1
@@ -264,7 +265,7 @@ def test_md5_mismatch_explains_what_to_do_and_keeps_the_file(archive, tmp_path):
         str(root / f"{STEM}.tgz"),
     ):
         assert needle in message
-    assert ni._ARCHIVES["160px"][1] in message and ni._md5(archive) in message
+    assert ni._ARCHIVES["160px"][1] in message and file_md5(archive) in message
     assert not (root / STEM).exists(), "a tree from an unverified archive must not appear"
     # accepting the new upload reuses the downloaded file (no second download); counts are still checked
     nd.prepare_imagenette(
@@ -769,7 +770,7 @@ def test_fashion_download_is_md5_checked_and_renamed_into_place(
     with pytest.raises(nd.FashionMNISTUnavailable, match="md5") as info:  # the fake is not upstream's file
         nd.load("fashion-mnist", root=root, resolution=16, progress=False)
     assert "train-images-idx3-ubyte.gz" in str(info.value) and not list(fashion.raw_folder(root).iterdir())
-    monkeypatch.setattr(fashion, "_MD5", {name: fashion._md5(fake_fashion / name) for name in fashion._MD5})
+    monkeypatch.setattr(fashion, "_MD5", {name: file_md5(fake_fashion / name) for name in fashion._MD5})
     d = nd.load("fashion-mnist", root=root, resolution=16, progress=False)
     assert len(d.train) == 300 and len(calls) == 5
     assert [u.rsplit("/", 1)[1] for u in calls[1:]] == list(fashion._MD5)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import errno
 import gzip
-import hashlib
 import os
 import shutil
 import struct
@@ -35,7 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..files import DiskSpaceError, check_free_space, remove_stale
+from ..files import DiskSpaceError, check_free_space, md5, remove_stale
 from . import imagenette
 from .cache import (
     CACHE_VERSION,
@@ -167,7 +166,7 @@ def _find_gz(name: str, raw: Path, debian: Path, download: bool, root: Path) -> 
         ) from err
     if not part.is_file():
         raise FashionMNISTUnavailable(_how_to_get(root, debian, f"the download of {name} produced no file"))
-    digest = _md5(part)
+    digest = md5(part)
     if digest != _MD5[name]:
         part.unlink()
         raise FashionMNISTUnavailable(
@@ -263,14 +262,6 @@ def _how_to_get(root: Path, debian: Path, why: str) -> str:
         f"{_DOWNLOAD_MIB} MB); or run once with network access (it downloads them from {_MIRROR}); or put "
         f"{', '.join(_MD5)} in {raw_folder(root)} yourself. Without it, NETS_DATA=standin trains on drawn shapes."
     )
-
-
-def _md5(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 22):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ marks a tree placed by hand. :func:`read_split` reads a verified split through
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -27,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..checks import check_choice
-from ..files import atomic_write_text, remove_stale
+from ..files import atomic_write_text, md5, remove_stale
 from .cache import (
     CACHE_VERSION,
     cached,
@@ -149,7 +148,7 @@ def prepare_imagenette(
     check_choice("size", size, SIZES)
     root = Path(root).expanduser() if root is not None else data_dir()
     expected = _normalise_counts(expected_counts)
-    url, md5 = _ARCHIVES[size]
+    url, published_md5 = _ARCHIVES[size]
     stem = tree_name(size)
     tree = root / stem
     if _is_verified(tree):
@@ -165,12 +164,12 @@ def prepare_imagenette(
             f"{tree} is incomplete ({problems[0]}{' ...' if len(problems) > 1 else ''}): probably an interrupted "
             f"extraction. Delete it, or put the archive at {archive}, or call load(download=True) to fetch it again."
         )
-    expected_md5 = _expected_md5(md5, verify_md5)
+    expected_md5 = _expected_md5(published_md5, verify_md5)
     if not archive.is_file():
         if not download:
             raise ImagenetteUnavailable(_how_to_get(size, root, "download=False and it is not on disk"))
         _download(url, archive, downloader or download_file, size, root)
-    actual_md5 = _md5(archive)
+    actual_md5 = md5(archive)
     if expected_md5 is not None and actual_md5 != expected_md5:
         raise ImagenetteChecksumError(_checksum_message(archive, actual_md5, expected_md5))
     _extract(archive, root, stem, expected, actual_md5, progress)
@@ -267,14 +266,6 @@ def _expected_md5(default: str, verify_md5: bool | None) -> str | None:
             raise ValueError(f"NETS_IMAGENETTE_MD5 must be 'skip' or a 32-digit hex md5, got {env!r}")
         return env
     return default
-
-
-def _md5(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 22):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _download(
