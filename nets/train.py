@@ -182,7 +182,7 @@ class History:
 
         title = f"{self.config.get('model', 'model')} on {self.config.get('data', 'data')}"
         if self.config.get("is_standin"):
-            title += " (stand-in data: not Imagenette numbers)"
+            title += " (not Imagenette numbers)"
         columns = {  # header -> how to show the epoch's value
             "epoch": lambda e: str(e["epoch"]),
             "train loss": lambda e: f"{e['train_loss']:.3f}",

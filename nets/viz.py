@@ -43,7 +43,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from . import ilsvrc
-from .data import MEAN, STD
+from .data import MEAN, STD, not_imagenette
 from .lab import probes
 from .lab.probes import first_tensor
 
@@ -617,8 +617,8 @@ def training_curves(history: Any, *, title: str | None = None) -> Figure:
     path to a ``metrics.json`` (or its run folder), or a dict ``{label: history}`` to compare runs, e.g.
     ``training_curves({"relu": h1, "tanh": h2})``. Per-epoch keys: epoch, train_loss, train_acc,
     val_loss, val_top1, val_top5 (accuracies as fractions, plotted in %); missing ones are skipped.
-    Runs whose config says ``is_standin`` are marked in the legend and the title, so a curve trained on
-    stand-in data is never mistaken for an ImageNet result.
+    Runs whose config says ``is_standin`` (any data but Imagenette) carry their source in the legend and
+    the title, so a curve trained on Fashion-MNIST or the stand-in is never mistaken for an ImageNet result.
     """
     runs = _as_runs(history)
     single = len(runs) == 1
@@ -627,7 +627,10 @@ def training_curves(history: Any, *, title: str | None = None) -> Figure:
         loss_ax, acc_ax = fig.subplots(1, 2)
         for index, run in enumerate(runs):
             color = colors[index % len(colors)]
-            name = run.label + (" (stand-in)" if run.is_standin else "")
+            source = run.config.get("data")
+            name = run.label + (
+                f" ({source if source not in (None, 'standin') else 'stand-in'})" if run.is_standin else ""
+            )
             for ax, series, scale in ((loss_ax, _LOSS_SERIES, 1.0), (acc_ax, _ACC_SERIES, 100.0)):
                 for key, what, style in series:
                     xs, ys = _series(run, key)
@@ -647,8 +650,9 @@ def training_curves(history: Any, *, title: str | None = None) -> Figure:
             else "training curves: " + " vs ".join(r.label for r in runs)
         )
         heading = title or default
-        if any(r.is_standin for r in runs):
-            heading = f"STAND-IN DATA (not Imagenette) -- {heading}"
+        others = [r for r in runs if r.is_standin]
+        if others:  # names the source, e.g. "FASHION-MNIST (not Imagenette) -- ..."
+            heading = f"{not_imagenette(others[0].config.get('data'))} -- {heading}"
         fig.suptitle(
             heading, fontsize=11, color=_STANDIN_COLOR if any(r.is_standin for r in runs) else "black"
         )

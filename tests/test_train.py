@@ -417,7 +417,7 @@ def test_history_round_trips_and_plots(tmp_path):
     assert History.load(path) == history
     assert "resnet18" in repr(history) and "80.0%" in repr(history)
     table = history._repr_html_()  # what a notebook shows
-    assert table.count("<tr>") == 4 and "80.0%" in table and "stand-in data" in table
+    assert table.count("<tr>") == 4 and "80.0%" in table and "on standin (not Imagenette numbers)" in table
 
     import matplotlib
 

@@ -294,6 +294,13 @@ def test_training_curves_reads_objects_and_metrics_files_and_marks_stand_in_runs
     fig = viz.training_curves({"real": make_history(), "standin": standin})
     assert "STAND-IN" in fig.get_suptitle()
     assert "standin (stand-in): val top-1" in lines_by_label(fig.axes[1])
+    # Fashion-MNIST is real photographs: named as itself, never called stand-in data
+    fashion = SimpleNamespace(epochs=make_history(3), config={"model": "vgg11", "is_standin": True,
+                                                              "data": "fashion-mnist"})  # fmt: skip
+    fig = viz.training_curves({"fm": fashion, "fm2": fashion})
+    assert fig.get_suptitle().startswith("FASHION-MNIST (not Imagenette)")
+    assert "STAND-IN" not in fig.get_suptitle()
+    assert "fm (fashion-mnist): val top-1" in lines_by_label(fig.axes[1])
 
 
 def test_training_curves_skips_metrics_a_run_did_not_record():

@@ -94,9 +94,20 @@ __all__ = [
     "raw_batches",
     "standin_images",
     "verify_imagenette_tree",
+    "not_imagenette",
 ]
 
 SOURCES = ("imagenette", "fashion-mnist", "standin", "auto")  # what NETS_DATA and load(source=) accept
+
+
+def not_imagenette(source: str | None) -> str:
+    """The tag a result on data other than Imagenette carries: ``"FASHION-MNIST (not Imagenette)"``.
+
+    Fashion-MNIST is real photographs, so it is never called stand-in data; ``None`` (a run that did not
+    record its source) reads as the stand-in.
+    """
+    name = {fashion.SOURCE: "FASHION-MNIST", "standin": "STAND-IN DATA"}.get(source or "standin")
+    return f"{name or str(source).upper()} (not Imagenette)"
 
 
 @dataclass

@@ -39,7 +39,7 @@ from torch import nn
 
 from ..cards import card
 from ..checks import check_int
-from ..data import balanced_subset
+from ..data import balanced_subset, not_imagenette
 from ..registry import entry
 from ..summary import count_macs, count_params
 from ..train import _PUBLISH_FACTOR, History, Plan, fit, plan_budget
@@ -112,12 +112,6 @@ METRICS = {
 _STANDIN_COLOR = "tab:red"
 _SMALL_PT = 7.0  # the smallest text: 7 pt at nets.viz.DPI (100) is 9.7 px on the page
 _CLASSES = 10  # Imagenette, Fashion-MNIST and the stand-in all have ten classes
-
-
-def _not_imagenette(source: str | None) -> str:
-    """The warning a result on data other than Imagenette carries: ``"FASHION-MNIST (not Imagenette)"``."""
-    name = {"fashion-mnist": "FASHION-MNIST", "standin": "STAND-IN DATA"}.get(source or "standin")
-    return f"{name or str(source).upper()} (not Imagenette)"
 
 
 def label(name: str) -> str:
@@ -440,7 +434,7 @@ def metric_chart(frame, metric: str) -> Figure:
     ax.set_xlabel(axis + note, fontsize=8)
     title = f"{metric}: {'higher' if higher_better else 'lower'} is better (best at the top)"
     standin = column == "race_top1" and a.get("race_standin", False)  # set by whoever adds the race column
-    ax.set_title(f"{_not_imagenette(a.get('race_source'))} -- {title}" if standin else title, fontsize=10,
+    ax.set_title(f"{not_imagenette(a.get('race_source'))} -- {title}" if standin else title, fontsize=10,
                  color=_STANDIN_COLOR if standin else "black")  # fmt: skip
     ax.tick_params(labelsize=8)
     ax.set_xlim(0, values.max() * 1.18)
@@ -790,7 +784,7 @@ def race_chart(histories: Mapping[str, History]) -> Figure:
     heading = "The race: one recipe, one budget"
     if standin:
         source = next(h.config.get("data") for h in histories.values() if h.config.get("is_standin"))
-        heading = f"{_not_imagenette(source)} -- {heading}"
+        heading = f"{not_imagenette(source)} -- {heading}"
     fig.suptitle(heading, fontsize=10, color=_STANDIN_COLOR if standin else "black")
     fig.tight_layout()
     return fig
