@@ -314,6 +314,27 @@ def test_interrupted_download_leaves_nothing_and_can_be_rerun(archive, tmp_path)
     assert (root / STEM / ni._MARKER).is_file() and not list(root.glob("*.part"))
 
 
+def test_a_full_disk_is_said_before_download_and_before_extraction(archive, tmp_path, monkeypatch):
+    import nets.files
+
+    root = tmp_path / "cache"
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(nets.files.shutil, "disk_usage", lambda path: usage._replace(free=100 << 20))
+    calls: list = []
+    with pytest.raises(nd.DiskSpaceError) as info:  # 94 MiB archive + its tree do not fit in 100 MiB
+        nd.prepare_imagenette(root, downloader=copying_downloader(archive, calls), progress=False)
+    message = str(info.value)
+    assert calls == [], "nothing is downloaded when it cannot be kept"
+    assert "Imagenette 160px" in message and "188.0 MiB" in message and "NETS_DATA_DIR" in message
+    # the archive is on disk already, but its tree does not fit: the archive is kept, no tree appears
+    root.mkdir()
+    (root / f"{STEM}.tgz").write_bytes(archive.read_bytes())
+    monkeypatch.setattr(nets.files.shutil, "disk_usage", lambda path: usage._replace(free=1 << 10))
+    with pytest.raises(nd.DiskSpaceError, match=f"extracting {STEM}.tgz"):
+        nd.prepare_imagenette(root, verify_md5=False, download=False, progress=False)
+    assert [p.name for p in root.iterdir()] == [f"{STEM}.tgz"]
+
+
 def test_wrong_counts_are_rejected_and_nothing_is_left_in_place(archive, tmp_path):
     root = tmp_path / "cache"
     with pytest.raises(nd.ImagenetteUnavailable, match=r"train/n01440764: 3 images, expected 963"):

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..checks import check_choice
-from ..files import atomic_write_text, md5, remove_stale
+from ..files import atomic_write_text, check_free_space, md5, remove_stale
 from .cache import (
     CACHE_VERSION,
     cached,
@@ -92,6 +92,7 @@ _ARCHIVES: dict[str, tuple[str, str]] = {
     ),
 }
 _ARCHIVE_MIB = {"full": 1485, "320px": 326, "160px": 94}
+_WHERE_TO = "free some space, or set NETS_DATA_DIR=<folder> to keep the data on a disk with room"
 SIZES = tuple(_ARCHIVES)
 SPLITS = ("train", "val")
 _MARKER = ".nets-verified.json"
@@ -168,10 +169,14 @@ def prepare_imagenette(
     if not archive.is_file():
         if not download:
             raise ImagenetteUnavailable(_how_to_get(size, root, "download=False and it is not on disk"))
+        # the archive, then its extracted tree (JPEGs do not compress: about the archive's size again)
+        check_free_space(root, 2 * _ARCHIVE_MIB[size] << 20, f"Imagenette {size} (download and extraction)",
+                         what_to_do=_WHERE_TO)  # fmt: skip
         _download(url, archive, downloader or download_file, size, root)
     actual_md5 = md5(archive)
     if expected_md5 is not None and actual_md5 != expected_md5:
         raise ImagenetteChecksumError(_checksum_message(archive, actual_md5, expected_md5))
+    check_free_space(root, archive.stat().st_size, f"extracting {archive.name}", what_to_do=_WHERE_TO)
     _extract(archive, root, stem, expected, actual_md5, progress)
     return root
 
