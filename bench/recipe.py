@@ -15,7 +15,8 @@ is the recipe:
 - **fit**: ``nets.train.fit(model, data, epochs, batch_size=..., image_size=...)``: its defaults, which
   are meant to be the brief-run recipe.
 
-It prints each arm's validation top-1, and the ratio fit / plain. Budgets:
+It prints each arm's validation top-1 (the mean over ``--seeds``, each seed's too: one seed moves a
+brief run by a point or two), and the ratio fit / plain. Budgets:
 
 - ``cpu-minute``: 3 epochs at 32 px, batch 64 (234 optimiser steps): what a CPU trains in minutes.
 - ``gpu-shape``: the shape of the GPU "brief" budget (5 epochs, batch 128) at 32 px on the same
@@ -39,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import nets  # noqa: E402
 from nets.data import MEAN, STD, balanced_subset, load  # noqa: E402
-from nets.train import fit  # noqa: E402
+from nets.train import default_lr, fit  # noqa: E402
 
 BUDGETS = {"cpu-minute": (3, 32, 64), "gpu-shape": (5, 32, 128)}  # epochs, image size, batch
 TRAIN_PER_CLASS, VAL_PER_CLASS = 500, 200
@@ -87,7 +88,8 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", default=["resnet18", "googlenet", "efficientnet_b0"])
     parser.add_argument("--budget", choices=sorted(BUDGETS), nargs="+", default=sorted(BUDGETS))
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1],
+                        help="initial weights and data order; the table shows the mean over seeds")  # fmt: skip
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--fit-option", action="append", default=[], metavar="KEY=VALUE",
                         help="pass an option to fit (numbers and tuples as Python literals)")  # fmt: skip
@@ -106,29 +108,35 @@ def main(argv=None) -> None:
     print(f"data: {data.source}, {len(data.train)} train / {len(data.val)} val images; "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads, load {os.getloadavg()[0]:.1f}")  # fmt: skip
     print(f"fit options: {options or 'defaults'}")
-    print("| model | budget | fit top-1 | plain-loop top-1 | ratio | fit s | plain s |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| model | budget | fit top-1 | plain-loop top-1 | ratio | per seed (fit / plain) | fit s | plain s |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for budget in args.budget:
         epochs, size, batch = BUDGETS[budget]
+        lr = default_lr("sgd", batch)  # fit's default peak lr for SGD, given to the plain loop too
         for name in args.models:
-            torch.manual_seed(args.seed)
-            start = nets.build(name, len(data.classes))
-            state = {k: v.clone() for k, v in start.state_dict().items()}
-            lr = 0.2 * batch / 128  # fit's default peak lr for SGD, given to the plain loop too
-            t0 = time.perf_counter()
-            plain = plain_loop(
-                start, data, epochs=epochs, image_size=size, batch_size=batch, lr=lr, seed=args.seed
-            )
-            t1 = time.perf_counter()
-            model = nets.build(name, len(data.classes))
-            model.load_state_dict(state)
-            history = fit(model, data, epochs, batch_size=batch, image_size=size, seed=args.seed,
-                          device="cpu", progress=False, **options)  # fmt: skip
-            t2 = time.perf_counter()
-            ours = history.final["val_top1"]
-            ratio = ours / plain if plain else math.inf
-            print(f"| {name} | {budget} | {ours:.1%} | {plain:.1%} | {ratio:.3f} | {t2 - t1:.0f} | {t1 - t0:.0f} |",
-                  flush=True)  # fmt: skip
+            ours, plain, seconds = [], [], [0.0, 0.0]
+            for seed in args.seeds:
+                torch.manual_seed(seed)
+                start = nets.build(name, len(data.classes))
+                state = {k: v.clone() for k, v in start.state_dict().items()}
+                t0 = time.perf_counter()
+                plain.append(plain_loop(start, data, epochs=epochs, image_size=size, batch_size=batch, lr=lr,
+                                        seed=seed))  # fmt: skip
+                t1 = time.perf_counter()
+                model = nets.build(name, len(data.classes))
+                model.load_state_dict(state)
+                history = fit(model, data, epochs, batch_size=batch, image_size=size, seed=seed,
+                              device="cpu", progress=False, **options)  # fmt: skip
+                seconds[0] += time.perf_counter() - t1
+                seconds[1] += t1 - t0
+                ours.append(history.final["val_top1"])
+            mean_ours, mean_plain = sum(ours) / len(ours), sum(plain) / len(plain)
+            ratio = mean_ours / mean_plain if mean_plain else math.inf
+            each = ", ".join(f"{a:.1%} / {b:.1%}" for a, b in zip(ours, plain, strict=True))
+            print(f"| {name} | {budget} | {mean_ours:.1%} | {mean_plain:.1%} | {ratio:.3f} | {each} "
+                  f"| {seconds[0]:.0f} | {seconds[1]:.0f} |", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

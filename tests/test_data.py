@@ -1063,6 +1063,28 @@ def test_random_crops_follow_the_scale_and_ratio_ranges():
     assert area.std() > 0.1  # really random
 
 
+def test_shift_moves_whole_image_crops_and_mirrors_what_lies_outside():
+    plain = augment._draw_crops(500, seed=0, epoch=0, step=0, crop_scale=(1.0, 1.0))
+    moved = augment._draw_crops(500, seed=0, epoch=0, step=0, crop_scale=(1.0, 1.0), shift=0.125)
+    assert torch.equal(plain[0], moved[0]) and torch.equal(plain[4], moved[4])  # sizes, flips: as before
+    assert (plain[0] == 1).all() and (plain[2] == 0).all()  # no shift: the whole image
+    w, h, cx, cy, _ = moved
+    for c in (cx, cy):  # up to 1/8 of the side each way: 0.25 in [-1, 1] coordinates
+        assert c.abs().max() <= 0.25 + 1e-6 and c.abs().max() > 0.24 and c.std() > 0.1
+    # a shift of 2 px of 16: columns move by exactly 2, and the two beyond the edge are its mirror image
+    x = torch.arange(16.0).repeat(1, 3, 16, 1)
+    one = torch.ones(1)
+    out = augment.crop_resize(x, one, one, torch.tensor([0.25]), torch.zeros(1), 16)
+    assert torch.equal(out[..., :14], x[..., 2:]) and out[0, 0, 0, 14:].tolist() == [15.0, 14.0]
+    # through batches(): seeded, and shift=0 is the old stream exactly
+    split = nd.Split(torch.randint(0, 256, (32, 3, 24, 24), dtype=torch.uint8), torch.arange(32) % 4)
+    kw = dict(train=True, image_size=16, seed=3, crop_scale=(1.0, 1.0))
+    a, b = (next(nd.batches(split, 8, shift=0.125, **kw))[0] for _ in range(2))
+    assert torch.equal(a, b) and not torch.equal(a, next(nd.batches(split, 8, **kw))[0])
+    with pytest.raises(ValueError, match="shift"):
+        next(nd.batches(split, 8, shift=0.7, **kw))
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [

@@ -476,11 +476,23 @@ def test_fit_defaults_are_the_brief_recipe_for_brief_runs():
     from nets.train import brief_recipe
 
     brief, long = brief_recipe(3), brief_recipe(30)
-    assert brief.crop_scale == (0.6, 1.0) and brief.eval_crop == 1.0
+    assert brief.crop_scale == (1.0, 1.0) and brief.shift == 0.125 and brief.eval_crop == 1.0
     assert long.crop_scale == CROP_SCALE and long.eval_crop == EVAL_CROP
     history = fit(small_net(), make_data(), 2, **FAST)  # no budget: the brief recipe all the same
-    assert history.config["crop_scale"] == [0.6, 1.0] and history.config["eval_crop"] == 1.0
+    assert history.config["crop_scale"] == [1.0, 1.0] and history.config["eval_crop"] == 1.0
+    assert (
+        history.config["shift"] == 0.125
+        and fit(small_net(), make_data(), 1, shift=0.0, **FAST).config["shift"] == 0
+    )
     explicit = fit(small_net(), make_data(), 1, crop_scale=(0.35, 1.0), eval_crop=0.875, **FAST)
     assert explicit.config["crop_scale"] == [0.35, 1.0] and explicit.config["eval_crop"] == 0.875
     with pytest.raises(ValueError, match="eval_crop must be in"):
         fit(small_net(), make_data(), 1, eval_crop=1.5, **FAST)
+    # the peak lr: 0.05 x batch/128 for SGD (bench/recipe.py), 2e-3 x batch/128 for AdamW
+    from nets.train import default_lr
+
+    assert default_lr("sgd", 64) == pytest.approx(0.025) and default_lr("adamw", 256) == pytest.approx(4e-3)
+    unset = {k: v for k, v in FAST.items() if k != "lr"}
+    assert fit(small_net(), make_data(), 1, **unset).config["lr"] == pytest.approx(default_lr("sgd", 16))
+    with pytest.raises(ValueError, match="optimizer"):
+        default_lr("adam", 64)

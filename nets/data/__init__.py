@@ -245,15 +245,17 @@ def batches(
     channels_last: bool = False,
     crop_scale: tuple[float, float] = CROP_SCALE,
     eval_crop: float = EVAL_CROP,
+    shift: float = 0.0,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Yield ``(x, y)``: x float32 (b, 3, image_size, image_size) normalised, y int64, both on ``device``.
 
     Only the batch's images are read from the memmap; they move to ``device`` as uint8 and are augmented
     there. ``train=True``: the order is a permutation drawn from (seed, epoch), random-resized-crop
-    (scale 0.35-1, ratio 3/4-4/3) and horizontal flip are drawn from (seed, epoch, step) for the whole
+    (scale ``crop_scale``, default 0.35-1; ratio 3/4-4/3), a shift of up to ``shift`` of the side
+    (default none) and a horizontal flip are drawn from (seed, epoch, step) for the whole
     *global* batch and then sliced, so ``world_size`` ranks together see exactly the batch a single
     process sees; incomplete last batches are dropped. ``train=False``: dataset order, the central
-    87.5 % resized to ``image_size``, nothing dropped (a rank whose slice of the last batch is empty gets an
+    ``eval_crop`` (default 87.5 %) resized to ``image_size``, nothing dropped (a rank whose slice of the last batch is empty gets an
     empty batch, so every rank takes the same number of steps). Global batch k is
     ``order[k*batch_size:(k+1)*batch_size]``; rank r takes its contiguous ``batch_size // world_size``.
     If ``split`` already lives on ``device`` (e.g. ``Split(images.cuda(), labels.cuda())``), rows are
@@ -264,12 +266,13 @@ def batches(
     if low > high:
         raise ValueError(f"crop_scale must be (low, high) with low <= high, got {crop_scale!r}")
     eval_crop = check_float("eval_crop", eval_crop, low=0.0, high=1.0, low_open=True)
+    shift = check_float("shift", shift, low=0.0, high=0.5)
     common = {"train": train, "seed": seed, "epoch": epoch, "rank": rank, "world_size": world_size}
     rows = raw_batches(split, batch_size, device=device, **common)
     device = torch.device(device)
     return augmented(
         rows, batch_size, image_size=image_size, device=device, channels_last=channels_last,
-        crop_scale=(low, high), eval_crop=eval_crop, **common,
+        crop_scale=(low, high), eval_crop=eval_crop, shift=shift, **common,
     )  # fmt: skip
 
 

@@ -77,11 +77,14 @@ def augmented(
     channels_last: bool,
     crop_scale: tuple[float, float] = CROP_SCALE,
     eval_crop: float = EVAL_CROP,
+    shift: float = 0.0,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """:func:`raw`'s batches as normalised float32 ``image_size`` squares: random crop + flip or the centre.
 
     ``crop_scale``: the range of the training crop's area, as a fraction of the image; ``eval_crop``:
-    the side of the evaluation's centre crop, as a fraction of the image's side.
+    the side of the evaluation's centre crop, as a fraction of the image's side; ``shift``: each training
+    crop is also moved by up to this fraction of the image's side in x and y, what lies outside the image
+    mirrored in (pad-and-crop: ``crop_scale=(1, 1), shift=1/8`` is CIFAR's "pad 4, crop 32" at any size).
     """
     local = batch_size // world_size
     lo, hi = rank * local, (rank + 1) * local
@@ -89,7 +92,7 @@ def augmented(
     for step, (x, y) in enumerate(rows):
         x = x.float()
         if train:
-            boxes = _draw_crops(batch_size, seed, epoch, step, crop_scale)
+            boxes = _draw_crops(batch_size, seed, epoch, step, crop_scale, shift)
             w, h, cx, cy, flip = (t[lo:hi].to(device) for t in boxes)
             x = crop_resize(x, w * torch.where(flip, -1.0, 1.0), h, cx, cy, image_size)
         else:
@@ -130,13 +133,20 @@ def _generator(seed: int, epoch: int, step: int | str) -> torch.Generator:
 
 
 def _draw_crops(
-    batch: int, seed: int, epoch: int, step: int, crop_scale: tuple[float, float] = CROP_SCALE
+    batch: int,
+    seed: int,
+    epoch: int,
+    step: int,
+    crop_scale: tuple[float, float] = CROP_SCALE,
+    shift: float = 0.0,
 ) -> tuple[torch.Tensor, ...]:
     """Random-resized-crop boxes + flips for a whole global batch, as fractions of the image side.
 
     Like torchvision's RandomResizedCrop: up to 10 tries of (area scale, log-uniform aspect ratio), the
     first box that fits wins, the whole image if none does. Returns half-widths-as-fractions ``w``,
     ``h`` (the box is w x h of the image), the box centre ``cx, cy`` in [-1, 1] coordinates, and ``flip``.
+    ``shift`` > 0 moves each centre by up to that fraction of the side (drawn after everything else, so
+    the boxes of ``shift=0`` are unchanged).
     """
     g = _generator(seed, epoch, step)
     tries = 10
@@ -155,6 +165,9 @@ def _draw_crops(
     flip = torch.rand(batch, generator=g) < 0.5
     cx = 2 * u * (1 - w) + w - 1  # left edge at u * (1 - w) of the side, mapped to [-1, 1]
     cy = 2 * v * (1 - h) + h - 1
+    if shift > 0:  # [-1, 1] spans the side twice: a shift of s of the side is 2 s there
+        cx = cx + (2 * torch.rand(batch, generator=g) - 1) * 2 * shift
+        cy = cy + (2 * torch.rand(batch, generator=g) - 1) * 2 * shift
     return w, h, cx, cy, flip
 
 
@@ -164,7 +177,8 @@ def crop_resize(
     """Per-sample crop boxes resampled to ``size`` x ``size`` with one ``grid_sample`` (bilinear).
 
     Box i is centred at (cx[i], cy[i]) in [-1, 1] image coordinates and spans w[i] x h[i] of the image's
-    width x height (a negative w mirrors it: the horizontal flip). The sampling grid is built with
+    width x height (a negative w mirrors it: the horizontal flip); what lies outside the image is its
+    mirror image (``reflection`` padding, as the pad-and-crop of CIFAR recipes). The sampling grid is built with
     elementwise ops only, so each sample's pixels do not depend on which other samples share the batch
     (a rank's slice equals the same rows of the single-process batch, bit for bit). When the batch would
     be shrunk by more than 1.25x, it is first resized with antialiasing so bilinear sampling doesn't alias.
@@ -176,7 +190,7 @@ def crop_resize(
     gx = w.to(x.dtype)[:, None, None] * base[None, None, :] + cx.to(x.dtype)[:, None, None]
     gy = h.to(x.dtype)[:, None, None] * base[None, :, None] + cy.to(x.dtype)[:, None, None]
     grid = torch.stack(torch.broadcast_tensors(gx, gy), dim=-1)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 
 
 # ---------------------------------------------------------------------------------------------------
