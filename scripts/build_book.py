@@ -420,6 +420,12 @@ def _execution_times(cache: Path = EXECUTION_CACHE) -> dict[str, float]:
     return {Path(uri).name: seconds for uri, (_, seconds) in latest.items()}
 
 
+# ipykernel >= 7 logs this once per kernel. The build's kernels are started by jupyter_client on
+# 127.0.0.1 and stopped with the build; the notice is about kernels that others can reach, so the log
+# drops it rather than print it once per chapter as a WARNING nobody should act on.
+_KERNEL_TCP_NOTICE = "Kernel is running over TCP without encryption"
+
+
 def build(fresh: bool = False, refresh_js: bool = False) -> Path:
     """Run the strict build; raise SystemExit with the reason if it fails. Returns _build/html."""
     start = time.perf_counter()
@@ -447,6 +453,8 @@ def build(fresh: bool = False, refresh_js: bool = False) -> Path:
     ) as run:
         assert run.stdout is not None
         for line in run.stdout:
+            if _KERNEL_TCP_NOTICE in line:  # see _KERNEL_TCP_NOTICE
+                continue
             print(line, end="", flush=True)
             log_lines.append(line)
     _write_atomic(BUILD / "build.log", "".join(log_lines).encode())
