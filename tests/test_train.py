@@ -496,3 +496,15 @@ def test_fit_defaults_are_the_brief_recipe_for_brief_runs():
     assert fit(small_net(), make_data(), 1, **unset).config["lr"] == pytest.approx(default_lr("sgd", 16))
     with pytest.raises(ValueError, match="optimizer"):
         default_lr("adam", 64)
+
+
+def test_the_recipe_benchmarks_plain_loop_learns():
+    """bench/recipe.py's reference arm trains: a ratio against a loop that cannot learn would mean nothing."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("recipe", Path(__file__).parents[1] / "bench" / "recipe.py")
+    recipe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(recipe)
+    accuracy = recipe.plain_loop(small_net(norm=True, dropout=0.0), make_data(), epochs=8, image_size=16,
+                                 batch_size=16, lr=0.05, seed=0)  # fmt: skip
+    assert accuracy >= 0.75, f"the plain loop should learn four colours, got {accuracy:.0%}"
