@@ -95,6 +95,9 @@ _RESUME_KEYS = (
     "shift",
     "seed",
 )
+# What a checkpoint made before a key existed was trained with (``shift`` came with the brief recipe's
+# pad-and-crop): such a run resumes under the same settings instead of being refused as different.
+_RESUME_KEYS_ADDED = {"shift": 0.0}
 
 
 class TrainingDiverged(RuntimeError):
@@ -984,6 +987,7 @@ def _set_rng_states(states: dict[str, Any]) -> None:
 
 
 def _check_resume(saved: dict[str, Any], now: dict[str, Any], path: Path) -> None:
+    saved = {**_RESUME_KEYS_ADDED, **saved}
     diffs = [f"{k}: {saved.get(k)!r} -> {now.get(k)!r}" for k in _RESUME_KEYS if saved.get(k) != now.get(k)]
     if diffs:
         raise ValueError(

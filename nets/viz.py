@@ -627,10 +627,11 @@ def training_curves(history: Any, *, title: str | None = None) -> Figure:
         loss_ax, acc_ax = fig.subplots(1, 2)
         for index, run in enumerate(runs):
             color = colors[index % len(colors)]
-            source = run.config.get("data")
-            name = run.label + (
-                f" ({source if source not in (None, 'standin') else 'stand-in'})" if run.is_standin else ""
-            )
+            source = run.config.get("data") or "standin"
+            if run.is_standin:  # "(fashion-mnist)" or "(stand-in)"
+                name = f"{run.label} ({'stand-in' if source == 'standin' else source})"
+            else:
+                name = run.label
             for ax, series, scale in ((loss_ax, _LOSS_SERIES, 1.0), (acc_ax, _ACC_SERIES, 100.0)):
                 for key, what, style in series:
                     xs, ys = _series(run, key)

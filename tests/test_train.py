@@ -193,6 +193,12 @@ def test_resume_checks_the_settings_and_a_finished_run_is_returned_as_is(tmp_pat
     with pytest.raises(ValueError, match=r"different settings \(lr: 0.2 -> 0.1\)"):
         fit(small_net(), data, 1, out=tmp_path, resume=True, **dict(FAST, lr=0.1))
 
+    # a checkpoint from before `shift` existed was trained without one: it resumes unshifted, not shifted
+    older = {k: v for k, v in done.config.items() if k != "shift"}
+    train._check_resume(older, dict(done.config, shift=0.0), tmp_path)
+    with pytest.raises(ValueError, match=r"different settings \(shift: 0.0 -> 0.125\)"):
+        train._check_resume(older, dict(done.config, shift=0.125), tmp_path)
+
     again = small_net(seed=5)
     history = fit(again, data, 1, out=tmp_path, resume=True, **FAST)
     assert history.epochs == done.epochs
