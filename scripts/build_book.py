@@ -41,6 +41,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from nets.files import atomic_write
+
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "_build"
 HTML = BUILD / "html"
@@ -171,14 +173,6 @@ def _sri(data: bytes) -> str:
     return "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode()
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, prefix=f".{path.name}.") as tmp:
-        tmp.write(data)
-    os.chmod(tmp.name, 0o644)  # readable by a web server, like any file we did not write this way
-    os.replace(tmp.name, path)
-
-
 def fetch_tarball(package: NpmPackage, cache: Path = NPM_CACHE, *, refresh: bool = False) -> Path:
     """The package tarball, from the cache or through the npm client; raises if its sha512 is not the pinned one."""
     path = cache / package.tarball_name
@@ -202,7 +196,7 @@ def fetch_tarball(package: NpmPackage, cache: Path = NPM_CACHE, *, refresh: bool
                     f"could not fetch {spec} with npm ({error}). The first build needs the npm registry; "
                     "later builds use the cache."
                 ) from error
-        _write_atomic(path, data)
+        atomic_write(path, data)
     actual = _sri(path.read_bytes())
     if actual != package.integrity:
         raise RuntimeError(
@@ -230,10 +224,10 @@ def stage_site_js(
                     raise RuntimeError(f"{package.name}@{package.version} has no file matching {pattern}")
                 for member in members:
                     target = site_extra / package.target(member.name)
-                    _write_atomic(target, tar.extractfile(member).read())
+                    atomic_write(target, tar.extractfile(member).read())
                     staged.append(target)
     config = site_extra / "widgets" / "config.js"
-    _write_atomic(config, REQUIRE_CONFIG.encode())
+    atomic_write(config, REQUIRE_CONFIG.encode())
     return [*staged, config]
 
 
@@ -269,7 +263,7 @@ def invalidate_stale_cache(
         return False
     wiped = cache.exists()
     shutil.rmtree(cache, ignore_errors=True)
-    _write_atomic(stamp, fingerprint.encode())
+    atomic_write(stamp, fingerprint.encode())
     return wiped
 
 
@@ -326,7 +320,7 @@ def sync_setup_cells(root: Path = ROOT) -> list[Path]:
         tags = cell.metadata.setdefault("tags", [])
         if SETUP_CELL_TAG not in tags:
             tags.append(SETUP_CELL_TAG)
-        _write_atomic(path, (nbformat.writes(nb) + "\n").encode())
+        atomic_write(path, (nbformat.writes(nb) + "\n").encode())
         changed.append(path)
     return changed
 
@@ -457,7 +451,7 @@ def build(fresh: bool = False, refresh_js: bool = False) -> Path:
                 continue
             print(line, end="", flush=True)
             log_lines.append(line)
-    _write_atomic(BUILD / "build.log", "".join(log_lines).encode())
+    atomic_write(BUILD / "build.log", "".join(log_lines).encode())
     warnings = [line.rstrip() for line in log_lines if "WARNING:" in line or "ERROR:" in line]
     if run.returncode != 0 or warnings:
         raise SystemExit(
@@ -477,8 +471,8 @@ def build(fresh: bool = False, refresh_js: bool = False) -> Path:
         f"built {len(pages)} pages in {time.perf_counter() - start:.0f} s: open {HTML / 'index.html'}"
     )
     print("\n".join(summary))
-    _write_atomic(BUILD / "build.log", "".join(log_lines + [line + "\n" for line in summary]).encode())
-    _write_atomic(BUILD_STAMP, source_hash.encode())
+    atomic_write(BUILD / "build.log", "".join(log_lines + [line + "\n" for line in summary]).encode())
+    atomic_write(BUILD_STAMP, source_hash.encode())
     return HTML
 
 
