@@ -42,10 +42,9 @@ from matplotlib.ticker import MaxNLocator
 from torch import nn
 from torch.nn import functional as F
 
-from . import ilsvrc
+from . import ilsvrc, probes
 from .data import MEAN, STD, not_imagenette
-from .lab import probes
-from .lab.probes import first_tensor
+from .probes import first_tensor
 
 __all__ = [
     "DPI",

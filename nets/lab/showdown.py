@@ -37,6 +37,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from torch import nn
 
+from .. import probes
 from ..cards import card
 from ..checks import check_int
 from ..data import balanced_subset, not_imagenette
@@ -45,7 +46,6 @@ from ..summary import count_macs, count_params
 from ..train import _PUBLISH_FACTOR, History, Plan, fit, plan_budget
 from ..viz import DPI, BookFigure
 from ..zoo import build
-from . import probes
 
 if TYPE_CHECKING:
     import pandas as pd
