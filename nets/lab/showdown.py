@@ -18,6 +18,9 @@ Where each number comes from:
 - **Brief training** (``race``) trains every entrant with ``nets.train.fit`` under one plan
   (``race_plan``): same data, epochs, resolution, batch size, optimiser and schedule, and on a CPU a
   floor of optimiser steps for every entrant; ``race_verdict`` says who led and whether all left chance.
+
+The charts, the names they share (``label``, ``FAMILY_COLORS``, ``METRICS``) and the reading of the table
+(``pareto_front``, ``best_under``) live in ``nets.viz.showdown``; they are importable from here too.
 """
 
 from __future__ import annotations

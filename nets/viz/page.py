@@ -20,7 +20,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-DPI = 100  # every figure's resolution (nets.lab and nets.widgets use it too)
+DPI = 100  # every figure's resolution (nets.widgets draws at it too)
 PAGE_WIDTH_PX = 800  # the book's text column: the browser shrinks a wider image to fit
 MIN_TEXT_PX = 9.0  # the smallest text a figure may show on the page, in CSS pixels (font size)
 MIN_DPI = 90  # nets.widgets draws no figure coarser than this (10 pt text: 12.5 px)
