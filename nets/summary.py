@@ -9,7 +9,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from .cards import card
-from .lab.probes import device_of, eval_mode
+from .probes import device_of, eval_mode
 from .registry import entry
 from .zoo import build
 

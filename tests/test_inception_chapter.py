@@ -12,8 +12,8 @@ from torch import nn
 
 import nets
 from nets.lab import inception as lab
-from nets.lab.probes import receptive_field
 from nets.models import inception as I
+from nets.probes import receptive_field
 from nets.summary import count_macs, count_params
 
 

@@ -1,4 +1,4 @@
-"""What the VGG chapter measures: narrow VGGs (nets.models.vgg), receptive fields (nets.lab.probes), layer
+"""What the VGG chapter measures: narrow VGGs (nets.models.vgg), receptive fields (nets.probes), layer
 costs, scale jitter and the paper's table (nets.lab.vgg).
 
 Sizes are checked on the meta device (no memory, no arithmetic); real forwards use narrow nets and
@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 import nets
-from nets.lab import probes
+from nets import probes
 from nets.lab import vgg as lab
 from nets.models import vgg as V
 

@@ -26,7 +26,7 @@ from ..checks import check_choice, check_float, check_int
 from ..data import MEAN, STD, crop_resize, raw_batches
 from ..layers import check_input_size, local_response_norm
 from ..models.alexnet import ACTIVATIONS, ALEXNET_2012, FC_WIDTH, POOL_OUTPUT, check_groups
-from .probes import grow_field, record
+from ..probes import grow_field, record
 
 __all__ = [
     "ErrorRun",
@@ -133,7 +133,7 @@ def map_sides(model: nn.Module, input_size: int = 227):
     """The side of every convolution's and max-pool's output map in ``model.features``, measured.
 
     Runs one ``input_size`` x ``input_size`` image through ``model`` (on its device, the meta device
-    included, where only shapes are computed) with forward hooks (``nets.lab.probes.record``). Returns
+    included, where only shapes are computed) with forward hooks (``nets.probes.record``). Returns
     a pandas Series of ``int64`` named by layer (``conv1``, ``pool1``...), in forward order: the ``size``
     column of ``layer_arithmetic`` for the same model, measured instead of computed.
     """
@@ -312,7 +312,7 @@ def flat_fraction(model: nn.Module, x: torch.Tensor, slope: float = 0.1) -> dict
 
     That is where learning stalls: a ReLU passes no gradient where its input is negative, a tanh passes
     ``1 - tanh(z)**2``, below 0.1 once ``|z| > 1.82`` (its saturated tails). Runs ``model`` once on ``x``
-    with ``nets.lab.probes.record`` (eval mode, its mode restored); keys are the activation modules'
+    with ``nets.probes.record`` (eval mode, its mode restored); keys are the activation modules'
     names, in forward order.
     """
     check_float("slope", slope, low=0.0, high=1.0, low_open=True)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
+from .. import probes
 from ..cards import card
 from ..checks import check_choice, check_float, check_int
 from ..data import balanced_subset
@@ -44,7 +45,6 @@ from ..models.efficientnet import (
     scaled_stages,
 )
 from ..train import fit
-from . import probes
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -15,8 +15,8 @@ from torch import nn
 
 from ..checks import check_choice, check_float, check_int
 from ..models.inception import GOOGLENET_TABLE, GoogLeNet, InceptionModule, InceptionWidths
+from ..probes import receptive_field, record
 from ..summary import count_macs, count_params
-from .probes import receptive_field, record
 
 __all__ = [
     "BranchCost",
@@ -110,7 +110,7 @@ def factorisation_params(n: int, channels: int = 192) -> dict[str, int]:
 def footprint(layers: nn.Module, size: int = 11) -> torch.Tensor:
     """Which pixels of a ``size`` x ``size`` input the centre output unit of ``layers`` sees: a bool mask.
 
-    The receptive field of ``nets.lab.probes.receptive_field`` (per axis, from the kernels, strides and
+    The receptive field of ``nets.probes.receptive_field`` (per axis, from the kernels, strides and
     dilations of the chain), drawn centred on the grid: two 3x3 convolutions see the full 5x5 square,
     a 1x7 followed by a 7x1 the full 7x7 one, a 1x7 alone a 1x7 strip. It is the window; a dilated
     filter's taps lie inside it with gaps. (An even side extends one pixel further after the centre than

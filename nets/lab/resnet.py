@@ -19,7 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..checks import check_int
-from .probes import device_of, eval_mode, record
+from ..probes import device_of, eval_mode, record
 
 __all__ = ["Degradation", "conv_gradient_norms", "degradation_verdict"]
 

@@ -18,6 +18,9 @@ Where each number comes from:
 - **Brief training** (``race``) trains every entrant with ``nets.train.fit`` under one plan
   (``race_plan``): same data, epochs, resolution, batch size, optimiser and schedule, and on a CPU a
   floor of optimiser steps for every entrant; ``race_verdict`` says who led and whether all left chance.
+
+The charts, the names they share (``label``, ``FAMILY_COLORS``, ``METRICS``) and the reading of the table
+(``pareto_front``, ``best_under``) live in ``nets.viz.showdown``; they are importable from here too.
 """
 
 from __future__ import annotations
@@ -26,26 +29,33 @@ import dataclasses
 import math
 import os
 import platform
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import matplotlib.pyplot as plt
-import numpy as np
 import torch
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 from torch import nn
 
+from .. import probes
 from ..cards import card
 from ..checks import check_int
-from ..data import balanced_subset, not_imagenette
+from ..data import balanced_subset
 from ..registry import entry
 from ..summary import count_macs, count_params
 from ..train import _PUBLISH_FACTOR, History, Plan, fit, plan_budget
-from ..viz import DPI, BookFigure
+from ..viz.showdown import (
+    _CLASSES,
+    FAMILY_COLORS,
+    METRICS,
+    best_under,
+    bubble_chart,
+    budget_chart,
+    label,
+    metric_chart,
+    pareto_front,
+    race_chart,
+)
 from ..zoo import build
-from . import probes
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -86,40 +96,6 @@ CONTENDERS = (
     "efficientnet_b0",
     "efficientnet_b7",
 )
-FAMILY_COLORS = {
-    "alexnet": "tab:brown",
-    "vgg": "tab:orange",
-    "resnet": "tab:blue",
-    "inception": "tab:green",
-    "efficientnet": "tab:purple",
-}
-_FAMILY_NAMES = {
-    "alexnet": "AlexNet",
-    "vgg": "VGG",
-    "resnet": "ResNet",
-    "inception": "GoogLeNet / Inception",
-    "efficientnet": "EfficientNet",
-}
-# metric name (as a reader picks it) -> (frame column, axis label, scale, higher is better)
-METRICS = {
-    "parameters": ("params", "parameters (millions)", 1e-6, False),
-    "GMACs": ("gmacs", "GMACs per image at the model's own crop", 1.0, False),
-    "CPU images/s": ("cpu_ips", "CPU inference images/s", 1.0, True),
-    "GPU images/s": ("gpu_ips", "GPU inference images/s", 1.0, True),
-    "ImageNet top-1": ("ref_top1", "ImageNet top-1 % (reference weights, single crop)", 1.0, True),
-    "brief-training top-1": ("race_top1", "val top-1 % after brief training", 1.0, True),
-}
-_STANDIN_COLOR = "tab:red"
-_SMALL_PT = 7.0  # the smallest text: 7 pt at nets.viz.DPI (100) is 9.7 px on the page
-_CLASSES = 10  # Imagenette, Fashion-MNIST and the stand-in all have ten classes
-
-
-def label(name: str) -> str:
-    """The name a reader knows (the registry's display name): ``"resnet50"`` -> ``"ResNet-50"``."""
-    try:
-        return entry(name).display
-    except ValueError:
-        return name
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -289,189 +265,6 @@ def accuracy_table(names: Sequence[str] = CONTENDERS) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows).set_index("model")
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Reading the table
-# ----------------------------------------------------------------------------------------------------------
-
-
-def pareto_front(frame, x: str = "gmacs", y: str = "ref_top1") -> list[str]:
-    """The models no other model beats on both counts (less ``x`` and more ``y``), cheapest first."""
-    rows = frame[[x, y]].dropna().sort_values([x, y], ascending=[True, False])
-    front, best = [], -math.inf
-    for name, (_, acc) in rows.iterrows():
-        if acc > best:
-            front.append(name)
-            best = acc
-    return front
-
-
-def best_under(frame, gmacs: float, x: str = "gmacs", y: str = "ref_top1") -> str | None:
-    """The most accurate model that costs at most ``gmacs`` (None if none fits the budget)."""
-    fits = frame[frame[x] <= gmacs].dropna(subset=[y])
-    return None if fits.empty else str(fits[y].idxmax())
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Figures (created and closed: end a cell with the call, or return them from a widget's render)
-# ----------------------------------------------------------------------------------------------------------
-
-
-def _new_figure(width: float, height: float, **kwargs) -> tuple[Figure, plt.Axes]:
-    """A closed pyplot figure (a chart: ``nets.viz.BookFigure`` shows it as a light PNG) and its axes."""
-    fig, axes = plt.subplots(figsize=(width, height), dpi=DPI, FigureClass=BookFigure, **kwargs)
-    fig.image_format = "png"
-    plt.close(fig)
-    return fig, axes
-
-
-def _family_legend(frame, ax: plt.Axes, **kwargs):
-    handles = []
-    for family in FAMILY_COLORS:
-        years = frame.loc[frame["family"] == family, "year"]
-        if len(years):
-            span = f"{years.min()}" if years.min() == years.max() else f"{years.min()}–{years.max()}"
-            handles.append(Line2D([], [], marker="o", linestyle="", color=FAMILY_COLORS[family], alpha=0.6,
-                                  markersize=7, label=f"{_FAMILY_NAMES[family]} ({span})"))  # fmt: skip
-    return ax.legend(handles=handles, fontsize=_SMALL_PT, **kwargs)
-
-
-def _bubble_sizes(params: Iterable[float]) -> np.ndarray:
-    return np.asarray(list(params), dtype=float) / 1e6 * 6.0  # marker area in pt²: 6 per million parameters
-
-
-def _place_labels(ax: plt.Axes, points: Sequence[tuple[float, float, float]], texts: Sequence[str],
-                  avoid: Sequence = (), **style) -> list:  # fmt: skip
-    """Label each (x, y, radius in points) beside its marker where the label hits no earlier label.
-
-    Tries above, below, right and left in turn (``avoid``: artists such as a legend to keep clear of);
-    the layout must be final (call after ``tight_layout``). Greedy, which is plenty for ten labels.
-    Returns the annotations, in the order of ``texts``.
-    """
-    notes = []
-    taken = [a.get_window_extent() for a in avoid]
-    frame = ax.get_window_extent()
-    for (x, y, radius), text in zip(points, texts, strict=True):
-        gap = radius + 2
-        tries = [((0, gap), "center", "bottom"), ((0, -gap), "center", "top"),
-                 ((gap, 0), "left", "center"), ((-gap, 0), "right", "center")]  # fmt: skip
-        for i, (offset, ha, va) in enumerate(tries):
-            note = ax.annotate(text, (x, y), xytext=offset, textcoords="offset points", ha=ha, va=va,
-                               zorder=4, **style)  # fmt: skip
-            box = note.get_window_extent()
-            inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
-            if (inside and not any(box.expanded(1.05, 1.15).overlaps(t) for t in taken)) or i == len(
-                tries
-            ) - 1:
-                taken.append(box)
-                notes.append(note)
-                break
-            note.remove()
-    return notes
-
-
-def bubble_chart(frame, *, y: str = "ref_top1", title: str | None = None) -> Figure:
-    """Top-1 accuracy against GMACs (log scale) at each model's own crop; bubble area = parameters.
-
-    Colours are the families (with their years); every bubble is labelled with the model and its year.
-    """
-    rows = frame.dropna(subset=["gmacs", y]).sort_values("gmacs")
-    sizes = _bubble_sizes(rows["params"])
-    fig, ax = _new_figure(7.0, 4.6)
-    ax.scatter(rows["gmacs"], rows[y], s=sizes, alpha=0.45, edgecolors="black", linewidths=0.6,
-               c=[FAMILY_COLORS[f] for f in rows["family"]], zorder=2)  # fmt: skip
-    ax.set_xscale("log")
-    ax.set_xlim(rows["gmacs"].min() / 2.5, rows["gmacs"].max() * 2.5)
-    ax.set_ylim(rows[y].min() - 6, rows[y].max() + 4)
-    ax.set(xlabel="GMACs per image at the model's own crop (log scale)",
-           ylabel=METRICS["ImageNet top-1"][1] if y == "ref_top1" else y)  # fmt: skip
-    ax.set_title(title or "ImageNet accuracy against compute (bubble area = parameters)", fontsize=10)
-    ax.grid(alpha=0.3, which="both")
-    family_key = _family_legend(frame, ax, loc="lower right")
-    size_key = [  # empty bubbles say how big a bubble is
-        Line2D([], [], marker="o", linestyle="", markerfacecolor="none", markeredgecolor="gray",
-               markersize=math.sqrt(_bubble_sizes([m * 1e6])[0]), label=f"{m} M parameters")
-        for m in (10, 50, 150)
-    ]  # fmt: skip
-    ax.add_artist(family_key)
-    sizes_legend = ax.legend(
-        handles=size_key, fontsize=_SMALL_PT, loc="upper left", labelspacing=1.5, borderpad=1.0
-    )
-    fig.tight_layout()
-    points = [
-        (r["gmacs"], r[y], math.sqrt(s / math.pi)) for (_, r), s in zip(rows.iterrows(), sizes, strict=True)
-    ]
-    texts = [f"{label(n)} ({r['year']})" for n, r in rows.iterrows()]
-    _place_labels(ax, points, texts, avoid=[family_key, sizes_legend], fontsize=_SMALL_PT)
-    return fig
-
-
-def metric_chart(frame, metric: str) -> Figure:
-    """One metric for every contender as a sorted bar chart (best at the top), coloured by family.
-
-    The race's column (``race_top1``, added by the caller) is marked as not Imagenette when
-    ``frame.attrs["race_standin"]`` says so (naming ``frame.attrs["race_source"]``, e.g. Fashion-MNIST).
-    """
-    if metric not in METRICS:
-        raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
-    column, axis, scale, higher_better = METRICS[metric]
-    if column not in frame.columns:
-        raise ValueError(f"the frame has no {column!r} column: was {metric!r} measured? (see compare)")
-    values = (frame[column] * scale).dropna().sort_values(ascending=not higher_better)[::-1]
-    fig, ax = _new_figure(6.0, 0.28 * len(values) + 1.1)
-    ax.barh([label(n) for n in values.index], values,
-            color=[FAMILY_COLORS[frame.loc[n, "family"]] for n in values.index], alpha=0.8)  # fmt: skip
-    for i, v in enumerate(values):
-        ax.text(v, i, f" {v:.3g}", va="center", fontsize=_SMALL_PT)
-    missing = [label(n) for n in frame.index if n not in values.index]
-    note = f" (not measured: {', '.join(missing)})" if missing else ""
-    a = frame.attrs
-    if column == "cpu_ips":
-        note = f" at {a.get('cpu_size')} px, batch {a.get('batch')}, {a.get('cpu_threads')} thread(s)" + note
-    if column == "gpu_ips":
-        note = f" at {a.get('gpu_size')} px, batch {a.get('gpu_batch')}, fp16" + note
-    ax.set_xlabel(axis + note, fontsize=8)
-    title = f"{metric}: {'higher' if higher_better else 'lower'} is better (best at the top)"
-    standin = column == "race_top1" and a.get("race_standin", False)  # set by whoever adds the race column
-    ax.set_title(f"{not_imagenette(a.get('race_source'))} -- {title}" if standin else title, fontsize=10,
-                 color=_STANDIN_COLOR if standin else "black")  # fmt: skip
-    ax.tick_params(labelsize=8)
-    ax.set_xlim(0, values.max() * 1.18)
-    ax.grid(alpha=0.3, axis="x")
-    fig.tight_layout()
-    return fig
-
-
-def budget_chart(frame, gmacs: float) -> Figure:
-    """Which contender is the most accurate for at most ``gmacs`` GMACs per image? (shaded: over budget)."""
-    rows = frame.dropna(subset=["gmacs", "ref_top1"])
-    best = best_under(rows, gmacs)
-    fig, ax = _new_figure(5.6, 3.2)
-    fits = rows["gmacs"] <= gmacs
-    ax.scatter(rows["gmacs"], rows["ref_top1"], s=40, c=[FAMILY_COLORS[f] for f in rows["family"]],
-               alpha=np.where(fits, 0.9, 0.25), edgecolors="black", linewidths=0.5, zorder=2)  # fmt: skip
-    lo, hi = rows["gmacs"].min() / 2, rows["gmacs"].max() * 2
-    ax.axvspan(gmacs, hi, color="gray", alpha=0.15, zorder=0)
-    ax.axvline(gmacs, color="black", linewidth=1, linestyle="--")
-    if best is not None:
-        ax.scatter([rows.loc[best, "gmacs"]], [rows.loc[best, "ref_top1"]], s=220, marker="*",
-                   color="gold", edgecolors="black", linewidths=0.7, zorder=3)  # fmt: skip
-        title = f"Budget {gmacs:g} GMACs: best is {label(best)}, {rows.loc[best, 'ref_top1']:.1f}% top-1"
-    else:
-        title = f"Budget {gmacs:g} GMACs: no contender fits"
-    ax.set(xscale="log", xlim=(lo, hi), xlabel="GMACs per image at the model's own crop (log scale)",
-           ylabel="ImageNet top-1 % (reference)")  # fmt: skip
-    ax.set_title(title, fontsize=10)
-    ax.set_ylim(rows["ref_top1"].min() - 4, rows["ref_top1"].max() + 4)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    ordered = rows.sort_values("gmacs")
-    points = [(r["gmacs"], r["ref_top1"], 4.0) for _, r in ordered.iterrows()]
-    notes = _place_labels(ax, points, [label(n) for n in ordered.index], fontsize=_SMALL_PT)
-    for name, note in zip(ordered.index, notes, strict=True):
-        note.set_alpha(1.0 if fits[name] else 0.4)
-    return fig
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -738,53 +531,3 @@ def race_table(histories: Mapping[str, History]) -> pd.DataFrame:
         })  # fmt: skip
     frame = pd.DataFrame(rows).set_index("model").sort_values("val top-1 %", ascending=False)
     return frame.round({"val top-1 %": 1, "val top-5 %": 1, "train images/s": 1, "seconds": 1})
-
-
-def race_chart(histories: Mapping[str, History]) -> Figure:
-    """Where each entrant ended (validation top-1, with chance marked) and, for runs of more than one
-    epoch, its validation top-1 epoch by epoch."""
-    if not histories:
-        raise ValueError("race_chart needs at least one trained contender")
-    several_epochs = max(len(h) for h in histories.values()) > 1
-    if several_epochs:
-        fig, (curves, bars) = _new_figure(8.0, 3.4, ncols=2, gridspec_kw={"width_ratios": [3, 2]})
-    else:
-        fig, bars = _new_figure(5.5, 0.3 * len(histories) + 1.4)
-    standin = any(h.config.get("is_standin") for h in histories.values())
-    classes = len(next(iter(histories.values())).config.get("classes", [])) or _CLASSES
-    final = {name: 100 * h.final["val_top1"] for name, h in histories.items()}
-    if several_epochs:
-        members: dict[str, int] = {}
-        for name, h in histories.items():
-            family = entry(name).family
-            style = ("-", "--", ":", "-.")[members.get(family, 0) % 4]  # tell members of one family apart
-            members[family] = members.get(family, 0) + 1
-            curves.plot([e["epoch"] for e in h.epochs], [100 * e["val_top1"] for e in h.epochs], style,
-                        marker="o", markersize=3, color=FAMILY_COLORS.get(family, "black"), label=label(name))  # fmt: skip
-        curves.axhline(100 / classes, color="gray", linestyle=":", linewidth=1)
-        curves.set(
-            xlabel="epoch", ylabel="val top-1 (%)", title="validation accuracy per epoch", ylim=(0, 100)
-        )
-        curves.xaxis.get_major_locator().set_params(integer=True)
-        curves.legend(fontsize=_SMALL_PT, ncol=2, loc="best")
-        curves.grid(alpha=0.3)
-    order = sorted(final, key=final.get)
-    bars.barh([label(n) for n in order], [final[n] for n in order],
-              color=[FAMILY_COLORS.get(entry(n).family, "gray") for n in order], alpha=0.8)  # fmt: skip
-    for i, n in enumerate(order):
-        bars.text(final[n], i, f" {final[n]:.1f}", va="center", fontsize=_SMALL_PT)
-    bars.axvline(100 / classes, color="black", linestyle=":", linewidth=1)
-    bars.text(100 / classes, len(order) - 0.4, f" chance (1 in {classes})", fontsize=_SMALL_PT, va="bottom")
-    epochs = {len(h) for h in histories.values()}
-    bars.set(xlabel=f"val top-1 (%) after {'/'.join(map(str, sorted(epochs)))} epoch(s)", xlim=(0, 100),
-             ylim=(-0.6, len(order) + 0.2))  # fmt: skip
-    bars.set_title("where each ended", fontsize=9)
-    bars.tick_params(labelsize=_SMALL_PT)
-    bars.grid(alpha=0.3, axis="x")
-    heading = "The race: one recipe, one budget"
-    if standin:
-        source = next(h.config.get("data") for h in histories.values() if h.config.get("is_standin"))
-        heading = f"{not_imagenette(source)} -- {heading}"
-    fig.suptitle(heading, fontsize=10, color=_STANDIN_COLOR if standin else "black")
-    fig.tight_layout()
-    return fig

@@ -3,7 +3,7 @@
 - :func:`config_table`: the paper's Table 1 (``nets.models.vgg.CONFIGS``) laid out as the paper prints it;
   :func:`paper_params`: its Table 2, the parameter count of each column, from the model cards.
 - :func:`layer_costs` and :func:`activation_memory`: one forward pass recorded with
-  ``nets.lab.probes.record``, layer by layer. Receptive fields come from ``nets.lab.probes.receptive_field``.
+  ``nets.probes.record``, layer by layer. Receptive fields come from ``nets.probes.receptive_field``.
 - :func:`scale_jitter`: the paper's multi-scale training crops (Sec. 3.1).
 - :func:`batchnorm_verdict`: what the chapter's two brief runs, with and without BatchNorm, showed.
 """
@@ -21,7 +21,7 @@ from torch import nn
 from ..cards import card
 from ..checks import check_choice
 from ..models.vgg import CONFIGS, HEAD, weight_layers
-from .probes import record
+from ..probes import record
 
 __all__ = [
     "TABLE2_WITHOUT_CARD",
@@ -111,7 +111,7 @@ def layer_costs(model: nn.Module, input_size=(1, 3, 224, 224)):
     ``VGG``), ``kind`` (class name), ``output`` (shape without the batch), ``params``, ``macs``
     (multiply-accumulates of the batch: convolutions and linear layers, as ``nets.count_macs`` counts
     them) and ``activations`` (values the layer writes for the batch). Runs one forward pass with
-    ``nets.lab.probes.record`` (eval mode, no gradients); build the model on the meta device
+    ``nets.probes.record`` (eval mode, no gradients); build the model on the meta device
     (``with torch.device("meta"):``) and it costs nothing. Returns a pandas DataFrame.
     """
     import pandas as pd

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..checks import check_int
+from .checks import check_int
 
 __all__ = ["best_time", "device_of", "eval_mode", "first_tensor", "grow_field", "receptive_field", "record"]
 
