@@ -94,12 +94,13 @@ INCEPTION_V4 = Paper(
     2017,
     "1602.07261",
 )
+# The B0-B7 numbers we quote are those of the revised arXiv v5 (2020); the ICML 2019 text has others.
 EFFICIENTNET = Paper(
     "EfficientNet: Rethinking Model Scaling for Convolutional Neural Networks",
     "Tan, Le",
-    "ICML",
-    2019,
-    "1905.11946",
+    "ICML 2019, revised",
+    2020,
+    "1905.11946v5",
 )
 
 
@@ -114,7 +115,7 @@ _ROWS: dict[str, tuple] = {
         "the paper's numbers are for its two-GPU original: 1 CNN, top-1/top-5 error 40.7/18.2; '60 million parameters'",
         61_100_840, 0.714, 224, 56.522, 79.066,
         "torchvision's one-GPU variant, 64-192-384-256-256 channels with no LRN: cuda-convnet2's one-GPU "
-        "configuration (pytorch/vision issue 704), not 'One weird trick' (arXiv 1404.5997: 64-192-384-384-256)",
+        "configuration (pytorch/vision pull request 704), not 'One weird trick' (arXiv 1404.5997: 64-192-384-384-256)",
     ),
     "alexnet2012": (
         2012, ALEXNET, 60.0, None, 100 - 40.7, 100 - 18.2,
@@ -140,9 +141,9 @@ for _name, (_pm, _gm, _e1, _e5, _rp, _rg, _t1, _t5) in _VGG.items():
     _cfg = _VGG_CONFIG[_name.removesuffix("_bn")]
     _ROWS[_name] = (
         2014, VGG, _pm, _gm, 100 - _e1, 100 - _e5,
-        "Table 3, single test scale Q=256 (train scale S=256), ILSVRC-2012 val; parameters: Table 2; "
-        "GMACs: He et al. 2015, Table 7 / Section 4.1" if _gm else
-        "Table 3, single test scale Q=256 (train scale S=256), ILSVRC-2012 val; parameters: Table 2",
+        "Table 3, single test scale Q=256 (train scale S=256), ILSVRC-2012 val; parameters: Table 2"
+        + ("; GMACs: the text of He et al. 2015 (ResNet), Section 4.1" if _gm else "")
+        + (" and Section 3.3 / Figure 3" if _cfg == "E" else ""),
         f"configuration {_cfg}, top-1/top-5 error {_e1}/{_e5}"
         + ("; the paper has no BatchNorm: these are the plain configuration's numbers" if "_bn" in _name else ""),
         _rp, _rg, 224, _t1, _t5, "",
@@ -172,15 +173,15 @@ for _depth, (_gm, _e1, _e5, _table, _rp, _rg, _t1, _t5) in _RESNET.items():
 _ROWS |= {
     "googlenet": (
         2014, GOOGLENET, None, 1.5, None, 100 - 10.07,
-        "Table 5, 1 model and 1 crop (224 px), ILSVRC-2014 val; MACs: Section 1 (introduction)",
+        "Table 3, 1 model and 1 crop (224 px), ILSVRC-2014 val; MACs: Section 1 (introduction)",
         "top-5 error 10.07%; top-1 not reported; '1.5 billion multiply-adds at inference time'",
         6_624_904, 1.498, 224, 69.778, 89.530,
         "torchvision's layout uses 3x3 convs in the '5x5' branch (pytorch/vision#906); paper_5x5=True gives the paper's",
     ),
     "inception_v3": (
         2015, INCEPTION_V3, 25.0, 5.0, 100 - 21.2, 100 - 5.6,
-        "Table 3 (last row), single model and single crop at 299 px, ILSVRC-2012 val; parameters and MACs: "
-        "the abstract",
+        "Table 3 (last row), single model and single crop at 299 px, ILSVRC-2012 val (its 48,238 non-blacklisted "
+        "images); parameters and MACs: the abstract",
         "top-1/top-5 error 21.2/5.6 ('Inception-v3', BN-auxiliary); 'less than 25 million parameters', "
         "'5 billion multiply-adds'; Table 4 is multi-crop",
         27_161_264, 5.713, 299, 77.294, 93.450,
@@ -189,21 +190,23 @@ _ROWS |= {
     ),
     "inception_v4": (
         2016, INCEPTION_V4, None, None, 100 - 20.0, 100 - 5.0,
-        "Table 2, single model and single crop at 299 px, ILSVRC-2012 val",
+        "Table 1 (Table 2 on arXiv), single model and single crop at 299 px, ILSVRC-2012 val (the non-blacklisted "
+        "48,238 images)",
         "top-1/top-5 error 20.0/5.0; no params or MACs given",
         42_679_816, 12.28, 299, 80.144, 94.982,
         "",
     ),
     "inception_resnet_v2": (
         2016, INCEPTION_V4, None, None, 100 - 19.9, 100 - 4.9,
-        "Table 2, single model and single crop, ILSVRC-2012 val",
+        "Table 1 (Table 2 on arXiv), single model and single crop at 299 px, ILSVRC-2012 val (the non-blacklisted "
+        "48,238 images)",
         "top-1/top-5 error 19.9/4.9; no params or MACs given",
         55_843_464, 13.18, 299, 80.434, 95.312,
         "",
     ),
 }
 
-_EFFICIENTNET = {  # b: (paper params M, paper GMACs, top-1, top-5 (Table 2), ref params, GMACs, crop, top1, top5)
+_EFFICIENTNET = {  # b: (paper params M, GMACs, top-1, top-5 (v5's Table 2), ref params, GMACs, crop, top1, top5)
     0: (5.3, 0.39, 77.1, 93.3, 5_288_548, 0.386, 224, 77.692, 93.532),
     1: (7.8, 0.70, 79.1, 94.4, 7_794_184, 0.687, 240, 78.642, 94.186),
     2: (9.2, 1.0, 80.1, 94.9, 9_109_994, 1.088, 288, 80.608, 95.310),
@@ -213,11 +216,16 @@ _EFFICIENTNET = {  # b: (paper params M, paper GMACs, top-1, top-5 (Table 2), re
     6: (43.0, 19.0, 84.0, 96.8, 43_040_704, 19.068, 528, 84.008, 96.916),
     7: (66.0, 37.0, 84.3, 97.0, 66_347_960, 37.746, 600, 84.122, 96.908),
 }
+_EFFICIENTNET_ICML = {  # b: top-1, top-5 in Table 2 of the ICML 2019 text
+    0: (76.3, 93.2), 1: (78.8, 94.4), 2: (79.8, 94.9), 3: (81.1, 95.5),
+    4: (82.6, 96.3), 5: (83.3, 96.7), 6: (84.0, 96.9), 7: (84.4, 97.1),
+}
 for _b, (_pm, _gm, _t1, _t5, _rp, _rg, _crop, _r1, _r5) in _EFFICIENTNET.items():
     _ROWS[f"efficientnet_b{_b}"] = (
         2019, EFFICIENTNET, _pm, _gm, _t1, _t5,
-        "Table 2, single model and single crop, ILSVRC-2012 val",
-        "top-1/top-5 accuracy; 'FLOPS' there are multiply-adds",
+        "Table 2 of arXiv v5 (2020), single model and single crop, ILSVRC-2012 val",
+        "top-1/top-5 accuracy; 'FLOPS' there are multiply-adds; the ICML 2019 version's Table 2 has "
+        f"{_EFFICIENTNET_ICML[_b][0]}/{_EFFICIENTNET_ICML[_b][1]}",
         _rp, _rg, _crop, _r1, _r5,
         "torchvision's weights are evaluated at their own crop, which differs from the paper's resolution for B2"
         if _b == 2 else "",

@@ -172,6 +172,7 @@ def test_references_hold_the_papers_the_book_cites():
         "hu2018squeeze": ("Hu", "2018"),
         "sandler2018mobilenetv2": ("Sandler", "2018"),
         "tan2019efficientnet": ("Tan", "2019"),
+        "tan2020efficientnet": ("Tan", "2020"),
     }
     for key, (author, year) in expected.items():
         assert key in entries, f"references.bib lacks {key}"

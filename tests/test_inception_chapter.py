@@ -159,10 +159,10 @@ def _chapter(kind: str) -> list[str]:
 def test_the_chapters_paper_numbers_are_the_cards_and_name_their_tables():
     prose = "\n".join(_chapter("markdown"))
     googlenet, v3 = nets.card("googlenet"), nets.card("inception_v3")
-    # GoogLeNet: one model, one 224-pixel crop, Table 5
+    # GoogLeNet: one model, one 224-pixel crop, Table 3 (Table 5 is detection)
     assert f"{100 - googlenet.paper_top5:.2f}%" == "10.07%"
-    assert "single 224-pixel crop made 10.07% on the validation set (the paper's Table 5)" in prose
-    assert googlenet.paper_source.startswith("Table 5")
+    assert "single 224-pixel crop made 10.07% on the validation set (the paper's Table 3)" in prose
+    assert googlenet.paper_source.startswith("Table 3")
     # Inception-v3: single crop at 299 px is Table 3 (Table 4 is multi-crop); "less than 25 million"
     assert v3.paper_source.startswith("Table 3") and v3.paper_params_text == "< 25 M"
     assert "the last row of its Table 3 (its Table 4 is multi-crop)" in prose

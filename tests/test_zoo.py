@@ -216,6 +216,14 @@ def test_paper_table_names_each_papers_source():
     assert nets.card("alexnet").paper.venue == "NIPS"
 
 
+def test_cards_name_the_table_and_version_their_numbers_come_from():
+    assert nets.card("googlenet").paper_source.startswith("Table 3")  # Table 5 is detection
+    assert "Table 7" not in nets.card("vgg16").paper_source  # He et al. quote VGG's FLOPs in their text
+    assert nets.card("inception_v4").paper_source.startswith("Table 1 (Table 2 on arXiv)")  # the AAAI version
+    b0 = nets.card("efficientnet_b0")  # 77.1% is the revised arXiv v5's; the ICML 2019 text has 76.3%
+    assert b0.paper.arxiv == "1905.11946v5" and b0.paper_top1 == 77.1 and "76.3/93.2" in b0.paper_eval
+
+
 def test_timm_weights_offline_fail_at_once_not_after_a_minute_of_retries(monkeypatch):
     pytest.importorskip("timm")
     import socket

@@ -227,11 +227,14 @@ def steps_to_error(
 ) -> ErrorRun:
     """Train ``net`` on ``split`` (a ``nets.data.Split``) until its training error falls to ``target``.
 
-    The paper's Figure 1 protocol: SGD with momentum at a constant learning rate, no regularisation of
-    any kind (no weight decay, no augmentation: every image is resized whole to ``image_size``), batches
-    in a fresh random order every epoch from ``seed``, on the device ``net`` is on. After every step
-    the error of the last ``window`` batches is compared with ``target``; the run stops at the first step where it is at most ``target``,
-    or after ``max_steps``. Returns an :class:`ErrorRun` (``activation`` is only its label).
+    From the paper's Figure 1 it keeps the default ``target``, 25%, and "no regularization of any kind" (no
+    weight decay, no augmentation: every image is resized whole to ``image_size``). The paper chose each
+    unit's learning rate separately; here ``lr`` is whatever the caller passes for the run. The optimiser
+    (classical SGD with ``momentum`` at a constant rate) and ``batch_size`` are our choices: the paper does
+    not give them for this experiment. Batches come in a fresh random order every epoch from ``seed``, on
+    the device ``net`` is on. After every step the error of the last ``window`` batches is compared with
+    ``target``; the run stops at the first step where it is at most ``target``, or after ``max_steps``.
+    Returns an :class:`ErrorRun` (``activation`` is only its label).
     """
     check_float("target", target, low=0.0, high=1.0, high_open=True)
     check_int("max_steps", max_steps)
