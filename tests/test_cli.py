@@ -123,13 +123,13 @@ class Stop(Exception):
 
 @pytest.mark.filterwarnings("ignore::nets.data.UnreadableImageWarning")  # the fake tree's corrupt JPEG
 def test_trains_and_resumes_on_a_generated_imagenette(imagenette, tmp_path, capsys, monkeypatch):
-    real_save = train._save_checkpoint
+    real_save = train.checkpoints.save_checkpoint
 
     def save_then_stop(*args):
         real_save(*args)
         raise Stop
 
-    monkeypatch.setattr(train, "_save_checkpoint", save_then_stop)
+    monkeypatch.setattr(train.checkpoints, "save_checkpoint", save_then_stop)
     with pytest.raises(Stop):
         main(train_args(imagenette, tmp_path / "run"))
     monkeypatch.undo()

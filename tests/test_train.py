@@ -195,9 +195,9 @@ def test_resume_checks_the_settings_and_a_finished_run_is_returned_as_is(tmp_pat
 
     # a checkpoint from before `shift` existed was trained without one: it resumes unshifted, not shifted
     older = {k: v for k, v in done.config.items() if k != "shift"}
-    train._check_resume(older, dict(done.config, shift=0.0), tmp_path)
+    train.checkpoints.check_resume(older, dict(done.config, shift=0.0), tmp_path)
     with pytest.raises(ValueError, match=r"different settings \(shift: 0.0 -> 0.125\)"):
-        train._check_resume(older, dict(done.config, shift=0.125), tmp_path)
+        train.checkpoints.check_resume(older, dict(done.config, shift=0.125), tmp_path)
 
     again = small_net(seed=5)
     history = fit(again, data, 1, out=tmp_path, resume=True, **FAST)
@@ -268,13 +268,13 @@ def test_checkpoint_loads_with_weights_only_and_bad_files_say_so(tmp_path):
 def test_nan_loss_stops_with_epoch_and_step_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
     data = make_data()
     digests = []
-    real_save = train._save_checkpoint
+    real_save = train.checkpoints.save_checkpoint
 
     def save_and_fingerprint(path, *args):
         real_save(path, *args)
         digests.append(hashlib.sha256(Path(path).read_bytes()).hexdigest())
 
-    monkeypatch.setattr(train, "_save_checkpoint", save_and_fingerprint)
+    monkeypatch.setattr(train.checkpoints, "save_checkpoint", save_and_fingerprint)
     net = small_net()
     net[-1].after, net[-1].mode = 6, "nan"  # epoch 2, step 3 returns NaN
     with pytest.raises(TrainingDiverged, match=r"at epoch 2, step 3") as info:
@@ -351,8 +351,8 @@ def test_adamw_cosine_bf16_autocast_and_auxiliary_heads():
 
 
 def test_learning_rate_schedules_warm_up_then_anneal():
-    one = train._lr_factor("onecycle", warmup_steps=10, total_steps=100)
-    cos = train._lr_factor("cosine", warmup_steps=10, total_steps=100)
+    one = train.loop.lr_factor("onecycle", warmup_steps=10, total_steps=100)
+    cos = train.loop.lr_factor("cosine", warmup_steps=10, total_steps=100)
     assert one(0) == pytest.approx(1 / 25) and one(10) == pytest.approx(1.0) and one(100) < 1e-4
     assert cos(0) < 0.1 and cos(10) == pytest.approx(1.0) and cos(55) == pytest.approx(0.5) and cos(100) == 0
     assert all(one(s) <= one(s - 1) for s in range(11, 101))
