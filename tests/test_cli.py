@@ -72,16 +72,24 @@ def train_args(root: Path, out: Path, *extra: str) -> list[str]:
         ),
         (
             ["train", "--model", "resnet18", "--epochs", "0", "--out", "x"],
-            "--epochs: expected a positive integer",
+            "nets train: epochs must be a positive integer, got 0",
         ),
-        (["train", "--model", "resnet18", "--lr", "fast", "--out", "x"], "--lr: expected a positive number"),
+        (
+            ["train", "--model", "resnet18", "--lr", "fast", "--out", "x"],
+            "lr must be a positive number, got 'fast'",
+        ),
+        (
+            ["train", "--model", "resnet18", "--seed", "-1", "--out", "x"],
+            "seed must be an integer >= 0, got -1",
+        ),
+        (["train", "--model", "resnet18", "--optimizer", "lbfgs", "--out", "x"], "optimizer must be one of"),
         (["train", "--model", "resnet18", "--data", "imagenet", "--out", "x"], "invalid choice: 'imagenet'"),
         (["train", "--model", "resnet18"], "the following arguments are required: --out"),
         (
             ["train", "--model", "alexnet", "--image-size", "32", "--out", "x"],
             "below alexnet's smallest input",
         ),
-        (["train", "--model", "resnet18", "--budget", "week", "--out", "x"], "invalid choice: 'week'"),
+        (["train", "--model", "resnet18", "--budget", "week", "--out", "x"], "budget must be one of 'brief'"),
         (["fly"], "invalid choice: 'fly'"),
     ],
 )

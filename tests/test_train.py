@@ -6,6 +6,7 @@ file takes seconds; a run's behaviour is what is checked, not just that it retur
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -203,6 +204,58 @@ def test_resume_checks_the_settings_and_a_finished_run_is_returned_as_is(tmp_pat
     history = fit(again, data, 1, out=tmp_path, resume=True, **FAST)
     assert history.epochs == done.epochs
     assert_same_weights(net, again)  # the finished weights are loaded, nothing retrained
+
+
+# What nets/train.py wrote into History.config (and metrics.json) before the package and its TrainConfig.
+OLD_CONFIG_KEYS = (
+    "model", "data", "is_standin", "classes", "train_size", "val_size", "device", "world_size", "epochs",
+    "batch_size", "image_size", "lr", "optimizer", "weight_decay", "schedule", "warmup_epochs",
+    "label_smoothing", "crop_scale", "eval_crop", "shift", "amp", "channels_last", "compile", "seed",
+    "budget", "subset", "torch",
+)  # fmt: skip
+
+
+def test_a_checkpoint_in_the_old_layout_from_before_shift_resumes_exactly(tmp_path):
+    """The layout the single-file trainer wrote, format 1 (no SHA-256) and from before ``shift``: its
+    run resumes unshifted and ends with the weights of the uninterrupted (unshifted) run."""
+    data = make_data()
+    straight = small_net()
+    full = fit(straight, data, 2, out=tmp_path / "straight", shift=0.0, **FAST)
+    assert set(full.config) == set(OLD_CONFIG_KEYS)  # metrics.json keeps its keys
+
+    stopped = small_net()
+    stopped[-1].after = 6  # crash in epoch 2, after epoch 1's checkpoint
+    with pytest.raises(Crash):
+        fit(stopped, data, 2, out=tmp_path / "old", shift=0.0, **FAST)
+    state = torch.load(tmp_path / "old" / "checkpoint.pt", weights_only=True)
+    config = {k: state["history"]["config"][k] for k in OLD_CONFIG_KEYS if k != "shift"}
+    old = {k: state[k] for k in ("epoch", "model", "optimizer", "scheduler", "scaler", "rng")}
+    old.update(format=1, history={"epochs": state["history"]["epochs"], "config": config})
+    torch.save(old, tmp_path / "old" / "checkpoint.pt")
+
+    with pytest.raises(ValueError, match=r"different settings \(shift: 0.0 -> 0.125\)"):
+        fit(small_net(), data, 2, out=tmp_path / "old", resume=True, **FAST)  # the recipe would shift
+    resumed = small_net(seed=123)
+    history = fit(resumed, data, 2, out=tmp_path / "old", resume=True, shift=0.0, **FAST)
+    assert_same_weights(straight, resumed)
+    assert [e["val_top1"] for e in history.epochs] == [e["val_top1"] for e in full.epochs]
+
+
+def test_settings_come_as_a_train_config_or_by_name_and_a_typo_is_named():
+    config = train.TrainConfig(epochs=1, batch_size=16, image_size=16, lr=0.2, seed=2)
+    with pytest.raises(ValueError, match="lr must be a positive number"):
+        train.TrainConfig(lr=0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.lr = 0.1
+    by_config = fit(small_net(), make_data(), config=config, progress=False, device="cpu")
+    by_name = fit(small_net(), make_data(), 1, seed=2, **FAST)
+    overridden = fit(small_net(), make_data(), config=config, seed=3, progress=False, device="cpu")
+    assert by_config.config["seed"] == by_name.config["seed"] == 2 and overridden.config["seed"] == 3
+    assert by_config.epochs[0]["train_loss"] == by_name.epochs[0]["train_loss"]
+    with pytest.raises(
+        TypeError, match=r"unknown training setting 'learning_rate'; the settings are epochs, "
+    ):
+        fit(small_net(), make_data(), 1, learning_rate=0.1, **FAST)
 
 
 def test_resume_without_a_checkpoint_starts_afresh_and_needs_an_out_folder(tmp_path):

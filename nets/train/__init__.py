@@ -41,6 +41,7 @@ from .plan import (
     default_lr,
     plan_budget,
     race_plan,
+    settle,
 )
 from .run import fit
 
@@ -69,4 +70,5 @@ __all__ = [
     "plan_budget",
     "race_plan",
     "resolve_device",
+    "settle",
 ]

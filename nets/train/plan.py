@@ -313,11 +313,16 @@ def race_plan(
     plans = {n: plan_budget(budget, device, n, data) for n in names}
     if plans[names[0]].device != "cpu":  # GPU / MPS: a real brief run for every contender
         return _accelerator_race(plans, classes, min_steps, epochs, image_size), names, {}
-    if (
-        plans[names[0]].kind != "preview"
-    ):  # NETS_BUDGET=publish: a CPU publishing run gets ten times the compute
+    return _cpu_race(plans, classes, seconds, min_steps, epochs or 1, image_size, batch_size)
+
+
+def _cpu_race(plans: dict[str, Plan], classes: int, seconds: float, min_steps: int, epochs: int,
+              image_size: int | None, batch_size: int) -> tuple[Plan, list[str], dict[str, str]]:  # fmt: skip
+    """On a CPU: the entrants that ``seconds`` afford with ``min_steps`` steps each, cheapest first, and
+    one plan that spends the time on as many images as it buys."""
+    names, first = list(plans), next(iter(plans.values()))
+    if first.kind != "preview":  # NETS_BUDGET=publish: ten times the compute
         seconds = seconds * _PUBLISH_FACTOR
-    epochs = epochs or 1
     size = image_size or min(p.image_size for p in plans.values())
     floor = _images_per_class(min_steps, batch_size, epochs, classes)
     cost, skipped = _costs_per_image(plans, size)
@@ -329,7 +334,6 @@ def race_plan(
         )
     per_image = sum(cost[n] for n in entrants)
     subset = max(floor, int(seconds / (classes * epochs * per_image)))
-    first = plans[names[0]]
     plan = Plan(
         budget=first.budget,
         device=first.device,
