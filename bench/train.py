@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nets import build  # noqa: E402
 from nets.data import Split, batches  # noqa: E402
-from nets.train import _amp_dtype  # noqa: E402
+from nets.train.env import amp_dtype  # noqa: E402
 
 CLASSES = 10
 
@@ -47,7 +47,7 @@ def measure(args, split: Split, device: str, amp: str, channels_last: bool) -> t
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
-    dtype = _amp_dtype(amp, dev)
+    dtype = amp_dtype(amp, dev)
     scaler = torch.amp.GradScaler(dev.type, enabled=dtype == torch.float16)
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     if dev.type == "cuda":

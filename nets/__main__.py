@@ -22,6 +22,10 @@ EXIT_USAGE = 2
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
 RUN_FILES = ("checkpoint.pt", "metrics.json")  # what a run folder holds (nets.train.CHECKPOINT, METRICS)
+# The flags that are nets.train.TrainConfig fields (argparse names them as the fields are named): the
+# command checks them by making a TrainConfig, before any work.
+SETTINGS = ("epochs", "batch_size", "image_size", "lr", "optimizer", "schedule", "amp", "channels_last", "compile",
+            "seed")  # fmt: skip
 
 
 class _Parser(argparse.ArgumentParser):
@@ -36,34 +40,15 @@ def _fail(message: str, status: int = EXIT_USAGE) -> None:
     raise SystemExit(status)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
-def _nonnegative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
+def _number(text: str) -> int | float | str:
+    """A flag's text as the number it spells, else as it is: what the number must be is checked once,
+    by ``nets.train.TrainConfig`` (with ``nets.checks``), for this command and for ``fit`` alike."""
+    for parse in (int, float):
+        try:
+            return parse(text)
+        except ValueError:
+            pass
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -89,21 +74,21 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True, help="run folder for checkpoint.pt and metrics.json")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     t.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
-    t.add_argument("--budget", choices=("brief",), default=None,
-                   help="choose epochs, size, batch and data subset for this device (explicit flags win)")  # fmt: skip
-    t.add_argument("--epochs", type=_positive_int, default=None, help="default 5 (or the budget's)")
-    t.add_argument("--image-size", type=_positive_int, default=None, help="training resolution, default 128")
-    t.add_argument("--batch-size", type=_positive_int, default=None, help="global batch size, default 64")
+    t.add_argument("--budget", default=None,
+                   help="brief: choose epochs, size, batch and data subset for this device (explicit flags win)")  # fmt: skip
+    t.add_argument("--epochs", type=_number, default=None, help="default 5 (or the budget's)")
+    t.add_argument("--image-size", type=_number, default=None, help="training resolution, default 128")
+    t.add_argument("--batch-size", type=_number, default=None, help="global batch size, default 64")
+    t.add_argument("--lr", type=_number, default=None, help="peak learning rate (default scales with batch)")
+    t.add_argument("--optimizer", default="sgd", help="sgd (Nesterov, the default) or adamw")
+    t.add_argument("--schedule", default="onecycle", help="onecycle (the default) or cosine")
     t.add_argument(
-        "--lr", type=_positive_float, default=None, help="peak learning rate (default scales with batch)"
+        "--amp", default="auto", help="auto (bf16 or fp16 on CUDA, off elsewhere), bf16, fp16 or off"
     )
-    t.add_argument("--optimizer", choices=("sgd", "adamw"), default="sgd")
-    t.add_argument("--schedule", choices=("onecycle", "cosine"), default="onecycle")
-    t.add_argument("--amp", choices=("auto", "bf16", "fp16", "off"), default="auto")
     t.add_argument("--channels-last", action="store_true")
     t.add_argument("--compile", action="store_true", help="torch.compile the model")
     t.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
-    t.add_argument("--seed", type=_nonnegative_int, default=0)
+    t.add_argument("--seed", type=_number, default=0)
     t.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
@@ -169,16 +154,25 @@ def _train(args: argparse.Namespace) -> int:
 def _train_run(args: argparse.Namespace) -> int:
     from . import data as data_lib
     from .registry import entry
-    from .train import TrainingDiverged, fit, init_distributed, plan_budget, resolve_device
+    from .train import (
+        TrainConfig,
+        TrainingDiverged,
+        fit,
+        init_distributed,
+        plan_budget,
+        resolve_device,
+        settle,
+    )
 
     try:
         name = entry(args.model).name
+        config = TrainConfig(**{k: getattr(args, k) for k in SETTINGS})
         device = resolve_device(args.device)
-        plan = plan_budget(args.budget, device, name) if args.budget else None
+        plan = plan_budget(args.budget, device, name) if args.budget is not None else None
     except ValueError as e:
         _fail(f"nets train: {e}")
     args.out = _check_out(args)
-    image_size = args.image_size or (plan.image_size if plan else 128)
+    image_size = settle(config, plan).image_size
     if image_size < entry(name).min_size:
         _fail(
             f"nets train: --image-size {image_size} is below {name}'s smallest input ({entry(name).min_size} px)"
@@ -191,17 +185,8 @@ def _train_run(args: argparse.Namespace) -> int:
             history = fit(
                 name,
                 data,
-                args.epochs,
-                batch_size=args.batch_size,
-                image_size=args.image_size,
-                lr=args.lr,
-                optimizer=args.optimizer,
-                schedule=args.schedule,
-                amp=args.amp,
-                channels_last=args.channels_last,
-                compile=args.compile,
+                config=config,
                 device=device,
-                seed=args.seed,
                 out=args.out,
                 resume=args.resume,
                 overwrite=args.overwrite,

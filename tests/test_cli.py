@@ -72,16 +72,24 @@ def train_args(root: Path, out: Path, *extra: str) -> list[str]:
         ),
         (
             ["train", "--model", "resnet18", "--epochs", "0", "--out", "x"],
-            "--epochs: expected a positive integer",
+            "nets train: epochs must be a positive integer, got 0",
         ),
-        (["train", "--model", "resnet18", "--lr", "fast", "--out", "x"], "--lr: expected a positive number"),
+        (
+            ["train", "--model", "resnet18", "--lr", "fast", "--out", "x"],
+            "lr must be a positive number, got 'fast'",
+        ),
+        (
+            ["train", "--model", "resnet18", "--seed", "-1", "--out", "x"],
+            "seed must be an integer >= 0, got -1",
+        ),
+        (["train", "--model", "resnet18", "--optimizer", "lbfgs", "--out", "x"], "optimizer must be one of"),
         (["train", "--model", "resnet18", "--data", "imagenet", "--out", "x"], "invalid choice: 'imagenet'"),
         (["train", "--model", "resnet18"], "the following arguments are required: --out"),
         (
             ["train", "--model", "alexnet", "--image-size", "32", "--out", "x"],
             "below alexnet's smallest input",
         ),
-        (["train", "--model", "resnet18", "--budget", "week", "--out", "x"], "invalid choice: 'week'"),
+        (["train", "--model", "resnet18", "--budget", "week", "--out", "x"], "budget must be one of 'brief'"),
         (["fly"], "invalid choice: 'fly'"),
     ],
 )
@@ -123,13 +131,13 @@ class Stop(Exception):
 
 @pytest.mark.filterwarnings("ignore::nets.data.UnreadableImageWarning")  # the fake tree's corrupt JPEG
 def test_trains_and_resumes_on_a_generated_imagenette(imagenette, tmp_path, capsys, monkeypatch):
-    real_save = train._save_checkpoint
+    real_save = train.checkpoints.save_checkpoint
 
     def save_then_stop(*args):
         real_save(*args)
         raise Stop
 
-    monkeypatch.setattr(train, "_save_checkpoint", save_then_stop)
+    monkeypatch.setattr(train.checkpoints, "save_checkpoint", save_then_stop)
     with pytest.raises(Stop):
         main(train_args(imagenette, tmp_path / "run"))
     monkeypatch.undo()

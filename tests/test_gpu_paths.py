@@ -59,7 +59,7 @@ def test_compile_trains_and_resumes(tmp_path, monkeypatch):
     import nets.train as train
 
     data = make_data()
-    real_evaluate, calls = train._Run.evaluate, []
+    real_evaluate, calls = train.loop.Run.evaluate, []
 
     def stop_in_epoch_2(run):  # Ctrl-C during epoch 2: the checkpoint of epoch 1 is on disk
         calls.append(1)
@@ -67,7 +67,7 @@ def test_compile_trains_and_resumes(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real_evaluate(run)
 
-    monkeypatch.setattr(train._Run, "evaluate", stop_in_epoch_2)
+    monkeypatch.setattr(train.loop.Run, "evaluate", stop_in_epoch_2)
     with pytest.raises(KeyboardInterrupt):
         fit(small_net(), data, 2, out=tmp_path, compile=True, **FAST)
     monkeypatch.undo()

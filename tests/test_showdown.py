@@ -270,7 +270,7 @@ def test_gpu_race_plan_lets_everyone_in_with_the_common_brief_run(monkeypatch):
         size = 160 if model == "inception_v3" else 128
         return Plan(budget, "cuda:0", model, 5, size, 128, None, 1.0, None, "brief run")
 
-    monkeypatch.setattr(showdown, "plan_budget", fake_plan)
+    monkeypatch.setattr("nets.train.plan.plan_budget", fake_plan)  # race_plan lives there
     plan, entrants, skipped = showdown.race_plan(["resnet18", "vgg16", "inception_v3"], device="cpu")
     assert entrants == ["resnet18", "vgg16", "inception_v3"] and skipped == {}
     assert (plan.epochs, plan.image_size, plan.batch_size, plan.subset) == (5, 160, 128, None)
@@ -279,7 +279,7 @@ def test_gpu_race_plan_lets_everyone_in_with_the_common_brief_run(monkeypatch):
     def small_plan(budget, device, model, data=None):  # Apple MPS: a subset, which the floor can raise
         return Plan(budget, "mps", model, 3, 112, 64, 20, 1.0, None, "brief run")
 
-    monkeypatch.setattr(showdown, "plan_budget", small_plan)
+    monkeypatch.setattr("nets.train.plan.plan_budget", small_plan)
     plan, _, _ = showdown.race_plan(["resnet18"], device="cpu", min_steps=100)
     assert plan.subset == 218 and steps_of(plan) >= 100  # 34 steps an epoch x 64 images / 10 classes
 

@@ -6,6 +6,7 @@ file takes seconds; a run's behaviour is what is checked, not just that it retur
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -195,14 +196,66 @@ def test_resume_checks_the_settings_and_a_finished_run_is_returned_as_is(tmp_pat
 
     # a checkpoint from before `shift` existed was trained without one: it resumes unshifted, not shifted
     older = {k: v for k, v in done.config.items() if k != "shift"}
-    train._check_resume(older, dict(done.config, shift=0.0), tmp_path)
+    train.checkpoints.check_resume(older, dict(done.config, shift=0.0), tmp_path)
     with pytest.raises(ValueError, match=r"different settings \(shift: 0.0 -> 0.125\)"):
-        train._check_resume(older, dict(done.config, shift=0.125), tmp_path)
+        train.checkpoints.check_resume(older, dict(done.config, shift=0.125), tmp_path)
 
     again = small_net(seed=5)
     history = fit(again, data, 1, out=tmp_path, resume=True, **FAST)
     assert history.epochs == done.epochs
     assert_same_weights(net, again)  # the finished weights are loaded, nothing retrained
+
+
+# What nets/train.py wrote into History.config (and metrics.json) before the package and its TrainConfig.
+OLD_CONFIG_KEYS = (
+    "model", "data", "is_standin", "classes", "train_size", "val_size", "device", "world_size", "epochs",
+    "batch_size", "image_size", "lr", "optimizer", "weight_decay", "schedule", "warmup_epochs",
+    "label_smoothing", "crop_scale", "eval_crop", "shift", "amp", "channels_last", "compile", "seed",
+    "budget", "subset", "torch",
+)  # fmt: skip
+
+
+def test_a_checkpoint_in_the_old_layout_from_before_shift_resumes_exactly(tmp_path):
+    """The layout the single-file trainer wrote, format 1 (no SHA-256) and from before ``shift``: its
+    run resumes unshifted and ends with the weights of the uninterrupted (unshifted) run."""
+    data = make_data()
+    straight = small_net()
+    full = fit(straight, data, 2, out=tmp_path / "straight", shift=0.0, **FAST)
+    assert set(full.config) == set(OLD_CONFIG_KEYS)  # metrics.json keeps its keys
+
+    stopped = small_net()
+    stopped[-1].after = 6  # crash in epoch 2, after epoch 1's checkpoint
+    with pytest.raises(Crash):
+        fit(stopped, data, 2, out=tmp_path / "old", shift=0.0, **FAST)
+    state = torch.load(tmp_path / "old" / "checkpoint.pt", weights_only=True)
+    config = {k: state["history"]["config"][k] for k in OLD_CONFIG_KEYS if k != "shift"}
+    old = {k: state[k] for k in ("epoch", "model", "optimizer", "scheduler", "scaler", "rng")}
+    old.update(format=1, history={"epochs": state["history"]["epochs"], "config": config})
+    torch.save(old, tmp_path / "old" / "checkpoint.pt")
+
+    with pytest.raises(ValueError, match=r"different settings \(shift: 0.0 -> 0.125\)"):
+        fit(small_net(), data, 2, out=tmp_path / "old", resume=True, **FAST)  # the recipe would shift
+    resumed = small_net(seed=123)
+    history = fit(resumed, data, 2, out=tmp_path / "old", resume=True, shift=0.0, **FAST)
+    assert_same_weights(straight, resumed)
+    assert [e["val_top1"] for e in history.epochs] == [e["val_top1"] for e in full.epochs]
+
+
+def test_settings_come_as_a_train_config_or_by_name_and_a_typo_is_named():
+    config = train.TrainConfig(epochs=1, batch_size=16, image_size=16, lr=0.2, seed=2)
+    with pytest.raises(ValueError, match="lr must be a positive number"):
+        train.TrainConfig(lr=0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.lr = 0.1
+    by_config = fit(small_net(), make_data(), config=config, progress=False, device="cpu")
+    by_name = fit(small_net(), make_data(), 1, seed=2, **FAST)
+    overridden = fit(small_net(), make_data(), config=config, seed=3, progress=False, device="cpu")
+    assert by_config.config["seed"] == by_name.config["seed"] == 2 and overridden.config["seed"] == 3
+    assert by_config.epochs[0]["train_loss"] == by_name.epochs[0]["train_loss"]
+    with pytest.raises(
+        TypeError, match=r"unknown training setting 'learning_rate'; the settings are epochs, "
+    ):
+        fit(small_net(), make_data(), 1, learning_rate=0.1, **FAST)
 
 
 def test_resume_without_a_checkpoint_starts_afresh_and_needs_an_out_folder(tmp_path):
@@ -268,13 +321,13 @@ def test_checkpoint_loads_with_weights_only_and_bad_files_say_so(tmp_path):
 def test_nan_loss_stops_with_epoch_and_step_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
     data = make_data()
     digests = []
-    real_save = train._save_checkpoint
+    real_save = train.checkpoints.save_checkpoint
 
     def save_and_fingerprint(path, *args):
         real_save(path, *args)
         digests.append(hashlib.sha256(Path(path).read_bytes()).hexdigest())
 
-    monkeypatch.setattr(train, "_save_checkpoint", save_and_fingerprint)
+    monkeypatch.setattr(train.checkpoints, "save_checkpoint", save_and_fingerprint)
     net = small_net()
     net[-1].after, net[-1].mode = 6, "nan"  # epoch 2, step 3 returns NaN
     with pytest.raises(TrainingDiverged, match=r"at epoch 2, step 3") as info:
@@ -351,8 +404,8 @@ def test_adamw_cosine_bf16_autocast_and_auxiliary_heads():
 
 
 def test_learning_rate_schedules_warm_up_then_anneal():
-    one = train._lr_factor("onecycle", warmup_steps=10, total_steps=100)
-    cos = train._lr_factor("cosine", warmup_steps=10, total_steps=100)
+    one = train.loop.lr_factor("onecycle", warmup_steps=10, total_steps=100)
+    cos = train.loop.lr_factor("cosine", warmup_steps=10, total_steps=100)
     assert one(0) == pytest.approx(1 / 25) and one(10) == pytest.approx(1.0) and one(100) < 1e-4
     assert cos(0) < 0.1 and cos(10) == pytest.approx(1.0) and cos(55) == pytest.approx(0.5) and cos(100) == 0
     assert all(one(s) <= one(s - 1) for s in range(11, 101))

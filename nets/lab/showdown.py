@@ -42,7 +42,7 @@ from ..checks import check_int
 from ..data import balanced_subset
 from ..registry import entry
 from ..summary import count_macs, count_params
-from ..train import _PUBLISH_FACTOR, History, Plan, fit, plan_budget
+from ..train import History, Plan, fit, race_plan
 from ..viz.showdown import (
     _CLASSES,
     FAMILY_COLORS,
@@ -270,121 +270,6 @@ def accuracy_table(names: Sequence[str] = CONTENDERS) -> pd.DataFrame:
 # ----------------------------------------------------------------------------------------------------------
 # The race: brief training under one recipe
 # ----------------------------------------------------------------------------------------------------------
-
-
-def _images_per_class(steps: int, batch_size: int, epochs: int, classes: int) -> int:
-    """The fewest images per class that give ``steps`` optimiser steps (incomplete batches are dropped)."""
-    per_epoch = -(-steps // epochs)
-    return -(-per_epoch * batch_size // classes)
-
-
-def race_plan(
-    names: Sequence[str],
-    budget: str = "brief",
-    device: str | torch.device = "auto",
-    *,
-    data=None,
-    seconds: float = 20.0,
-    min_steps: int = 80,
-    epochs: int | None = None,
-    image_size: int | None = None,
-    batch_size: int = 16,
-) -> tuple[Plan, list[str], dict[str, str]]:
-    """One training plan for a race, the entrants it can afford and why the others stay out.
-
-    Each contender's own plan comes from ``nets.train.plan_budget(budget, device, name, data)`` (``data``
-    tells it the images' resolution: low-resolution data such as Fashion-MNIST trains at 32 px on a
-    CPU). On a GPU (or Apple MPS) the budget is a real brief run and every contender enters; the common
-    plan takes the largest resolution and the smallest batch, epochs and subset among them (on CUDA they
-    agree anyway).
-
-    On a CPU each contender's plan is a preview sized to take about a minute on its own, so a race of
-    all of them would take many minutes. Instead the race gets ``seconds`` in all (estimated for an idle
-    machine from ``plan_budget``'s per-image costs; ten times as many for a publishing run,
-    ``NETS_BUDGET=publish``) and a floor of ``min_steps`` optimiser steps for
-    every entrant: the recipe is ``epochs`` (default 1) at ``image_size`` (default: the previews' size),
-    batch ``batch_size``; contenders that cannot take that resolution stay out, and the others enter
-    cheapest first while every entrant still gets ``min_steps`` steps within the time. Leftover time buys
-    more images (more steps), the same images for everyone. A network needs some dozens of steps to
-    leave chance at all: a floor on seconds alone would give a slow one only a handful.
-
-    Returns ``(plan, entrants, skipped)`` where ``skipped`` maps a name to the reason it is left out.
-    """
-    if not names:
-        raise ValueError("race_plan needs at least one contender")
-    min_steps = check_int("min_steps", min_steps)
-    batch_size = check_int("batch_size", batch_size)
-    names = [entry(n).name for n in names]
-    classes = len(data.classes) if data is not None else _CLASSES
-    plans = {n: plan_budget(budget, device, n, data) for n in names}
-    first = plans[names[0]]
-    if first.device != "cpu":  # GPU / MPS: a real brief run for every contender
-        subsets = [p.subset for p in plans.values() if p.subset is not None]
-        plan = dataclasses.replace(
-            first,
-            model=f"{len(names)} contenders",
-            epochs=epochs or min(p.epochs for p in plans.values()),
-            image_size=image_size or max(p.image_size for p in plans.values()),
-            batch_size=min(p.batch_size for p in plans.values()),
-            subset=min(subsets) if subsets else None,
-            estimate_s=None,
-        )
-        if plan.subset is not None:  # the floor on steps holds here too
-            floor = _images_per_class(min_steps, plan.batch_size, plan.epochs, classes)
-            plan = dataclasses.replace(plan, subset=max(plan.subset, floor))
-        return plan, names, {}
-
-    if first.kind != "preview":  # NETS_BUDGET=publish: a CPU publishing run gets ten times the compute
-        seconds = seconds * _PUBLISH_FACTOR
-    epochs = epochs or 1
-    size = image_size or min(p.image_size for p in plans.values())
-    floor = _images_per_class(min_steps, batch_size, epochs, classes)
-    skipped: dict[str, str] = {}
-    cost = {}  # estimated seconds per image per epoch (training + validating one), at `size`
-    for n, p in plans.items():
-        if entry(n).min_size > size:
-            skipped[n] = f"needs at least {entry(n).min_size} px, the race runs at {size} px"
-        elif p.estimate_s is None:
-            skipped[n] = "its cost could not be estimated"
-        else:
-            cost[n] = p.estimate_s / (p.subset * _CLASSES * p.epochs) * (size / p.image_size) ** 2
-    entrants: list[str] = []
-    for n in sorted(cost, key=cost.get):
-        total = sum(cost[m] for m in [*entrants, n])
-        if floor * classes * epochs * total > seconds:
-            alone = floor * classes * epochs * cost[n]  # seconds for its min_steps steps, estimated
-            if alone > seconds:
-                why = f"too slow for {min_steps} steps in {seconds:g} s on this CPU"
-            else:
-                others = floor * classes * epochs * (total - cost[n])
-                why = (
-                    f"no time left for its {min_steps} steps after the cheaper entrants' "
-                    f"{others:.0f} s of {seconds:g} s"
-                )
-            skipped[n] = f"{why} (about {cost[n] * 1e3:.0f} ms per image)"
-            continue
-        entrants.append(n)
-    if not entrants:
-        raise ValueError(
-            f"no contender gets {min_steps} steps in {seconds:g} s on this CPU; "
-            "raise seconds= or lower min_steps="
-        )
-    per_image = sum(cost[n] for n in entrants)
-    subset = max(floor, int(seconds / (classes * epochs * per_image)))
-    plan = Plan(
-        budget=first.budget,
-        device=first.device,
-        model=f"{len(entrants)} contenders",
-        epochs=epochs,
-        image_size=size,
-        batch_size=batch_size,
-        subset=subset,
-        warmup_epochs=min(first.warmup_epochs, epochs / 4),
-        estimate_s=subset * classes * epochs * per_image,
-        kind=first.kind,
-    )
-    order = {n: i for i, n in enumerate(names)}
-    return plan, sorted(entrants, key=order.get), {n: skipped[n] for n in names if n in skipped}
 
 
 def race(
