@@ -25,7 +25,6 @@ MODEL_MAY_IMPORT = {"nets.layers", "nets.checks", "nets.registry", "nets.weights
 BOOK_LIBRARIES = ("matplotlib", "pandas", "ipywidgets", "skimage", "IPython")
 # Function-level imports of nets modules, each for a reason other than dodging an import cycle.
 LAZY_IMPORTS_ALLOWED = {
-    ("history.py", "nets.viz"),  # History.plot: matplotlib only when a plot is asked for
     ("__main__.py", "nets.data"),  # the CLI starts fast: `python -m nets list` loads no data code
     ("__main__.py", "nets.registry"),
     ("__main__.py", "nets.train"),

@@ -94,12 +94,6 @@ class History:
             raise FileNotFoundError(f"no training history at {path}")
         return cls.from_dict(json.loads(path.read_text()))
 
-    def plot(self):
-        """Loss and accuracy against epoch (``nets.viz.training_curves``); returns the Figure."""
-        from ..viz import training_curves
-
-        return training_curves(self)
-
     def _repr_html_(self) -> str:
         """In a notebook: one row per epoch, accuracies in %, titled with model and data."""
         import html
