@@ -141,7 +141,7 @@ for _name, (_pm, _gm, _e1, _e5, _rp, _rg, _t1, _t5) in _VGG.items():
     _ROWS[_name] = (
         2014, VGG, _pm, _gm, 100 - _e1, 100 - _e5,
         "Table 3, single test scale Q=256 (train scale S=256), ILSVRC-2012 val; parameters: Table 2; "
-        "GMACs: He et al. 2015, Table 7 / Section 4.1" if _gm else
+        "GMACs: He et al. 2015, Sec. 4.1 (and Sec. 3.3 / Fig. 3 for VGG-19)" if _gm else
         "Table 3, single test scale Q=256 (train scale S=256), ILSVRC-2012 val; parameters: Table 2",
         f"configuration {_cfg}, top-1/top-5 error {_e1}/{_e5}"
         + ("; the paper has no BatchNorm: these are the plain configuration's numbers" if "_bn" in _name else ""),
