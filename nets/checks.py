@@ -12,7 +12,15 @@ import math
 from collections.abc import Sequence
 from numbers import Integral, Real
 
-__all__ = ["check_bool", "check_choice", "check_float", "check_int", "check_ints", "check_probability"]
+__all__ = [
+    "check_bool",
+    "check_choice",
+    "check_float",
+    "check_input_size",
+    "check_int",
+    "check_ints",
+    "check_probability",
+]
 
 
 def check_int(name: str, value: object, *, minimum: int | None = 1, maximum: int | None = None) -> int:
@@ -89,3 +97,25 @@ def check_ints(name: str, values: object, *, example: str, minimum: int = 1) -> 
         what = "positive integers" if minimum == 1 else f"integers >= {minimum}"
         raise ValueError(f"{name} must be a non-empty list of {what}, e.g. {example}; got {values!r}")
     return [int(v) for v in values]
+
+
+def check_input_size(input_size: object, *, example: tuple[int, ...] = (1, 3, 224, 224)) -> tuple[int, ...]:
+    """The whole input shape ``(batch, channels, height, width)`` as a tuple of four positive ``int``.
+
+    A bare side such as ``224`` is refused with a word on what the shape holds; ``example`` is the shape
+    the messages suggest (the caller's default).
+    """
+    if isinstance(input_size, Real) or not isinstance(input_size, Sequence):
+        batch, side = example[0], example[-1]
+        images = f"one {side} px image" if batch == 1 else f"{batch} images of {side} px"
+        raise ValueError(
+            f"input_size is the whole input shape (batch, channels, height, width), e.g. {example} "
+            f"for {images}; got {input_size!r}"
+        )
+    size = tuple(input_size)
+    if len(size) != 4 or not all(isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in size):
+        raise ValueError(
+            f"input_size must be four positive integers (batch, channels, height, width), e.g. {example}; "
+            f"got {input_size!r}"
+        )
+    return tuple(int(s) for s in size)

@@ -60,6 +60,7 @@ class ConvBNAct(nn.Sequential):
         kernel_size: int | tuple[int, int] = 3,
         stride: int = 1,
         padding: int | tuple[int, int] | None = None,
+        *,
         groups: int = 1,
         act: Callable[[], nn.Module] | None = nn.ReLU,
         bn_eps: float = 1e-5,
@@ -109,6 +110,7 @@ class SqueezeExcite(nn.Module):
         self,
         channels: int,
         squeeze_channels: int,
+        *,
         act: Callable[[], nn.Module] = nn.SiLU,
     ) -> None:
         super().__init__()

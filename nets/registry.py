@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-__all__ = ["ModelEntry", "entry", "families", "list_models", "register"]
+__all__ = ["ModelEntry", "builds", "entry", "families", "list_models", "register"]
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,43 @@ def register(
         if family not in _FAMILIES:
             _FAMILIES.append(family)
         _MODELS[name] = ModelEntry(name, display, family, factory, default_size, min_size, weights, convert)
+        return factory
+
+    return decorator
+
+
+def builds(
+    cls: type[nn.Module], *options: str, **arguments: object
+) -> Callable[[Callable[[], None]], Callable]:
+    """Decorator: turn a stub ``def name(): "docstring"`` into a factory ``name(num_classes=1000, *, ...)`` of ``cls``.
+
+    The factory calls ``cls(num_classes, **arguments, **options)``; it takes the keyword ``options`` named
+    (all of ``cls``'s that ``arguments`` leaves open, if none are named) with ``cls``'s types and defaults,
+    so ``help()`` and ``inspect.signature`` show them as if written out. A value in ``arguments`` for a
+    named option is its default; any other value is fixed. The stub gives the name, docstring and module.
+    """
+    params = list(inspect.signature(cls, eval_str=True).parameters.values())
+    first, rest = params[0], {p.name: p for p in params[1:]}
+    unknown = sorted((set(options) | set(arguments)) - set(rest))
+    if first.name != "num_classes" or unknown:
+        raise RuntimeError(f"{cls.__name__} takes num_classes first and no option {unknown}")
+    names = options or [name for name in rest if name not in arguments]
+    shown = [p.replace(default=arguments.get(n, p.default)) for n, p in rest.items() if n in names]
+    fixed = {name: value for name, value in arguments.items() if name not in names}
+    signature = inspect.Signature([first.replace(default=1000), *shown], return_annotation=cls)
+
+    def decorator(stub: Callable[[], None]) -> Callable[..., nn.Module]:
+        def factory(*args: object, **kwargs: object) -> nn.Module:
+            try:
+                bound = signature.bind(*args, **kwargs)
+            except TypeError as error:  # Python's own words, with the factory's name
+                raise TypeError(f"{stub.__name__}() {error}") from None
+            bound.apply_defaults()
+            return cls(**bound.arguments, **fixed)
+
+        factory.__name__, factory.__qualname__ = stub.__name__, stub.__qualname__
+        factory.__doc__, factory.__module__ = stub.__doc__, stub.__module__
+        factory.__signature__ = signature
         return factory
 
     return decorator

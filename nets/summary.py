@@ -9,6 +9,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from .cards import card
+from .checks import check_input_size
 from .probes import device_of, eval_mode
 from .registry import entry
 from .zoo import build
@@ -32,17 +33,7 @@ def count_macs(model: nn.Module, input_size: Sequence[int] = (1, 3, 224, 224)) -
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"count_macs expects an nn.Module, got {type(model).__name__}")
-    if isinstance(input_size, int) or not hasattr(input_size, "__len__"):
-        raise ValueError(
-            f"input_size is the whole input shape (batch, channels, height, width), e.g. (1, 3, 224, 224) "
-            f"for one 224 px image; got {input_size!r}"
-        )
-    size = tuple(input_size)
-    if len(size) != 4 or not all(isinstance(s, int) and s > 0 for s in size):
-        raise ValueError(
-            f"input_size must be four positive integers (batch, channels, height, width), e.g. "
-            f"(1, 3, 224, 224); got {input_size!r}"
-        )
+    size = check_input_size(input_size)
     counter = FlopCounterMode(display=False)
     with eval_mode(model), torch.no_grad(), counter:
         model(torch.zeros(size, device=device_of(model)))
@@ -62,7 +53,7 @@ def layer_summary(model: nn.Module, input_size: Sequence[int] | None = None, dep
     """
     import torchinfo
 
-    size = tuple(input_size) if input_size is not None else _default_input_size(model)
+    size = check_input_size(input_size) if input_size is not None else _default_input_size(model)
     with eval_mode(model):
         return torchinfo.summary(
             model,

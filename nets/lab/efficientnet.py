@@ -24,7 +24,7 @@ from torch import nn
 
 from .. import probes
 from ..cards import card
-from ..checks import check_choice, check_float, check_int
+from ..checks import check_choice, check_float, check_input_size, check_int
 from ..data import balanced_subset
 from ..layers import make_divisible
 from ..models.efficientnet import (
@@ -186,7 +186,9 @@ def latency(
     mobile-network papers; ``None`` keeps torch's setting). One thread is also the setting that a busy
     machine disturbs least: threads that wait for each other stall whenever one is descheduled.
     """
-    x = torch.randn(tuple(input_size), generator=torch.Generator().manual_seed(0)).to(probes.device_of(model))
+    x = torch.randn(check_input_size(input_size), generator=torch.Generator().manual_seed(0)).to(
+        probes.device_of(model)
+    )
     with probes.eval_mode(model), torch.no_grad():
         return probes.best_time(lambda: model(x), repeats=repeats, warmup=warmup, threads=threads)
 

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..checks import check_int
+from ..checks import check_input_size, check_int
 from ..probes import device_of, eval_mode, record
 
 __all__ = ["Degradation", "conv_gradient_norms", "degradation_verdict"]
@@ -154,12 +154,7 @@ def conv_gradient_norms(
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"conv_gradient_norms expects an nn.Module, got {type(model).__name__}")
-    size = tuple(input_size)
-    if len(size) != 4 or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in size):
-        raise ValueError(
-            f"input_size must be four positive integers (batch, channels, height, width), e.g. (4, 3, 64, 64); "
-            f"got {input_size!r}"
-        )
+    size = check_input_size(input_size, example=(4, 3, 64, 64))
     if size[0] < 2:
         raise ValueError(
             f"input_size needs a batch of at least 2 images (BatchNorm in training mode normalises over the "

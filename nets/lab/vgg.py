@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..cards import card
-from ..checks import check_choice
+from ..checks import check_choice, check_input_size
 from ..models.vgg import CONFIGS, HEAD, weight_layers
 from ..probes import record
 
@@ -118,11 +118,7 @@ def layer_costs(model: nn.Module, input_size=(1, 3, 224, 224)):
 
     if not isinstance(model, nn.Module):
         raise TypeError(f"layer_costs expects an nn.Module, got {type(model).__name__}")
-    size = tuple(input_size)
-    if len(size) != 4 or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in size):
-        raise ValueError(
-            f"input_size must be four positive integers, e.g. (1, 3, 224, 224); got {input_size!r}"
-        )
+    size = check_input_size(input_size)
     calls = record(model, torch.zeros(size), capture=_costs, every_call=True)  # every leaf module
     rows = [
         {"layer": name, "block": _block(name), **cost}

@@ -40,7 +40,7 @@ from torch import nn
 
 from ..checks import check_bool, check_choice, check_int, check_probability
 from ..layers import check_input_size, local_response_norm
-from ..registry import register
+from ..registry import builds, register
 from ..weights import copy_weights, expect_reference
 
 __all__ = [
@@ -284,9 +284,9 @@ def paper_init_(model: AlexNet | AlexNet2012) -> AlexNet | AlexNet2012:
     default_size=224,
     min_size=MIN_SIZE,
 )
-def alexnet(num_classes: int = 1000, *, dropout: float = 0.5) -> AlexNet:
+@builds(AlexNet)
+def alexnet():
     """torchvision's one-GPU AlexNet (61,100,840 parameters, 0.714 GMACs at 224)."""
-    return AlexNet(num_classes, dropout=dropout)
 
 
 @register(
@@ -296,24 +296,9 @@ def alexnet(num_classes: int = 1000, *, dropout: float = 0.5) -> AlexNet:
     default_size=227,
     min_size=MIN_SIZE_2012,
 )
-def alexnet2012(
-    num_classes: int = 1000,
-    *,
-    activation: str = "relu",
-    lrn: bool = True,
-    dropout: float = 0.5,
-    overlapping_pool: bool = True,
-    groups: int = 2,
-) -> AlexNet2012:
+@builds(AlexNet2012)
+def alexnet2012():
     """The paper's two-tower AlexNet (60,965,224 parameters, 0.724 GMACs at 227); see ``AlexNet2012``."""
-    return AlexNet2012(
-        num_classes,
-        activation=activation,
-        lrn=lrn,
-        dropout=dropout,
-        overlapping_pool=overlapping_pool,
-        groups=groups,
-    )
 
 
 # Loading reference weights

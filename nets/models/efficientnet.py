@@ -33,7 +33,7 @@ from torch import nn
 
 from ..checks import check_float, check_int, check_probability
 from ..layers import ConvBNAct, SqueezeExcite, StochasticDepth, check_input_size, make_divisible
-from ..registry import register
+from ..registry import builds, register
 from ..weights import copy_weights, expect_reference
 
 __all__ = [
@@ -176,6 +176,7 @@ class MBConv(nn.Module):
         kernel: int,
         stride: int,
         drop_prob: float,
+        *,
         bn_eps: float = 1e-5,
         bn_momentum: float = 0.1,
     ) -> None:
@@ -222,15 +223,17 @@ class EfficientNet(nn.Module):
         stochastic_depth: float = 0.2,
         bn_eps: float = 1e-5,
         bn_momentum: float = 0.1,
-        name: str = "efficientnet",
+        name: str | None = None,
         default_size: int = BASE_RESOLUTION,
     ) -> None:
         super().__init__()
-        stages = scaled_stages(width_mult, depth_mult)
+        num_classes = check_int("num_classes", num_classes)
+        width_mult = check_float("width_mult", width_mult, low=0.0, low_open=True)
+        depth_mult = check_float("depth_mult", depth_mult, low=0.0, low_open=True)
         dropout = check_probability("dropout", dropout)
         stochastic_depth = check_probability("stochastic_depth", stochastic_depth)
-        num_classes = check_int("num_classes", num_classes)
-        self.name = name
+        stages = scaled_stages(width_mult, depth_mult)
+        self.name = name or f"efficientnet(width_mult={width_mult:g}, depth_mult={depth_mult:g})"
         self.min_size = MIN_SIZE
         self.default_size = default_size
         bn = {"bn_eps": bn_eps, "bn_momentum": bn_momentum}
@@ -288,17 +291,8 @@ class EfficientNet(nn.Module):
         return self.classifier(x)
 
 
-def efficientnet(
-    num_classes: int = 1000,
-    *,
-    width_mult: float = 1.0,
-    depth_mult: float = 1.0,
-    dropout: float = 0.2,
-    stochastic_depth: float = 0.2,
-    bn_eps: float = 1e-5,
-    bn_momentum: float = 0.1,
-    default_size: int = BASE_RESOLUTION,
-) -> EfficientNet:
+@builds(EfficientNet, name=None)  # the name says the multipliers: "efficientnet(width_mult=1.1, ...)"
+def efficientnet():
     """An EfficientNet with any width and depth multipliers: the builder behind B0-B7 and the book's widget.
 
     ``efficientnet()`` is B0, ``efficientnet(width_mult=1.1, depth_mult=1.2, dropout=0.3)`` is B2's
@@ -306,19 +300,6 @@ def efficientnet(
     head alike) and layer counts with ceil(n * depth), as in the official code. ``default_size`` only
     records the input side the model is meant for; the network accepts any size from 1 pixel up.
     """
-    width_mult = check_float("width_mult", width_mult, low=0.0, low_open=True)
-    depth_mult = check_float("depth_mult", depth_mult, low=0.0, low_open=True)
-    return EfficientNet(
-        num_classes,
-        width_mult=width_mult,
-        depth_mult=depth_mult,
-        dropout=dropout,
-        stochastic_depth=stochastic_depth,
-        bn_eps=bn_eps,
-        bn_momentum=bn_momentum,
-        name=f"efficientnet(width_mult={width_mult:g}, depth_mult={depth_mult:g})",
-        default_size=default_size,
-    )
 
 
 def efficientnet_phi(
@@ -343,14 +324,13 @@ def efficientnet_phi(
     return model
 
 
-def _variant(name: str, num_classes: int, dropout: float | None, stochastic_depth: float) -> EfficientNet:
+def _variant(name: str) -> dict:
+    """``EfficientNet``'s arguments for a released variant (its ``dropout`` is the factory's default)."""
     v = VARIANTS[name]
-    return EfficientNet(
-        num_classes,
+    return dict(
         width_mult=v.width,
         depth_mult=v.depth,
-        dropout=v.dropout if dropout is None else dropout,
-        stochastic_depth=stochastic_depth,
+        dropout=v.dropout,
         bn_eps=v.bn_eps,
         bn_momentum=v.bn_momentum,
         name=name,
@@ -371,55 +351,55 @@ def _released(name: str, display: str, weights: str):
     )
 
 
-# One factory per released variant. ``dropout=None`` means the variant's own (0.2 ... 0.5).
+# One factory per released variant; each one's dropout defaults to its variant's own (0.2 ... 0.5).
 
 
 @_released("efficientnet_b0", "EfficientNet-B0", "torchvision:EfficientNet_B0_Weights.IMAGENET1K_V1")
-def efficientnet_b0(num_classes: int = 1000, *, dropout: float | None = None, stochastic_depth: float = 0.2):
+@builds(EfficientNet, "dropout", "stochastic_depth", **_variant("efficientnet_b0"))
+def efficientnet_b0():
     """EfficientNet-B0, the searched baseline: width 1.0, depth 1.0, 224 px, 5.3M parameters."""
-    return _variant("efficientnet_b0", num_classes, dropout, stochastic_depth)
 
 
 @_released("efficientnet_b1", "EfficientNet-B1", "torchvision:EfficientNet_B1_Weights.IMAGENET1K_V1")
-def efficientnet_b1(num_classes: int = 1000, *, dropout: float | None = None, stochastic_depth: float = 0.2):
+@builds(EfficientNet, "dropout", "stochastic_depth", **_variant("efficientnet_b1"))
+def efficientnet_b1():
     """EfficientNet-B1: width 1.0, depth 1.1, 240 px."""
-    return _variant("efficientnet_b1", num_classes, dropout, stochastic_depth)
 
 
 @_released("efficientnet_b2", "EfficientNet-B2", "torchvision:EfficientNet_B2_Weights.IMAGENET1K_V1")
-def efficientnet_b2(num_classes: int = 1000, *, dropout: float | None = None, stochastic_depth: float = 0.2):
+@builds(EfficientNet, "dropout", "stochastic_depth", **_variant("efficientnet_b2"))
+def efficientnet_b2():
     """EfficientNet-B2: width 1.1, depth 1.2, 260 px (torchvision's weights are evaluated at 288 px)."""
-    return _variant("efficientnet_b2", num_classes, dropout, stochastic_depth)
 
 
 @_released("efficientnet_b3", "EfficientNet-B3", "torchvision:EfficientNet_B3_Weights.IMAGENET1K_V1")
-def efficientnet_b3(num_classes: int = 1000, *, dropout: float | None = None, stochastic_depth: float = 0.2):
+@builds(EfficientNet, "dropout", "stochastic_depth", **_variant("efficientnet_b3"))
+def efficientnet_b3():
     """EfficientNet-B3: width 1.2, depth 1.4, 300 px."""
-    return _variant("efficientnet_b3", num_classes, dropout, stochastic_depth)
 
 
 @_released("efficientnet_b4", "EfficientNet-B4", "torchvision:EfficientNet_B4_Weights.IMAGENET1K_V1")
-def efficientnet_b4(num_classes: int = 1000, *, dropout: float | None = None, stochastic_depth: float = 0.2):
+@builds(EfficientNet, "dropout", "stochastic_depth", **_variant("efficientnet_b4"))
+def efficientnet_b4():
     """EfficientNet-B4: width 1.4, depth 1.8, 380 px."""
-    return _variant("efficientnet_b4", num_classes, dropout, stochastic_depth)
 
 
 @_released("efficientnet_b5", "EfficientNet-B5", "torchvision:EfficientNet_B5_Weights.IMAGENET1K_V1")
-def efficientnet_b5(num_classes: int = 1000, *, dropout: float | None = None, stochastic_depth: float = 0.2):
+@builds(EfficientNet, "dropout", "stochastic_depth", **_variant("efficientnet_b5"))
+def efficientnet_b5():
     """EfficientNet-B5: width 1.6, depth 2.2, 456 px; BatchNorm eps 1e-3, momentum 0.01."""
-    return _variant("efficientnet_b5", num_classes, dropout, stochastic_depth)
 
 
 @_released("efficientnet_b6", "EfficientNet-B6", "torchvision:EfficientNet_B6_Weights.IMAGENET1K_V1")
-def efficientnet_b6(num_classes: int = 1000, *, dropout: float | None = None, stochastic_depth: float = 0.2):
+@builds(EfficientNet, "dropout", "stochastic_depth", **_variant("efficientnet_b6"))
+def efficientnet_b6():
     """EfficientNet-B6: width 1.8, depth 2.6, 528 px; BatchNorm eps 1e-3, momentum 0.01."""
-    return _variant("efficientnet_b6", num_classes, dropout, stochastic_depth)
 
 
 @_released("efficientnet_b7", "EfficientNet-B7", "torchvision:EfficientNet_B7_Weights.IMAGENET1K_V1")
-def efficientnet_b7(num_classes: int = 1000, *, dropout: float | None = None, stochastic_depth: float = 0.2):
+@builds(EfficientNet, "dropout", "stochastic_depth", **_variant("efficientnet_b7"))
+def efficientnet_b7():
     """EfficientNet-B7: width 2.0, depth 3.1, 600 px, 66M parameters; BatchNorm eps 1e-3, momentum 0.01."""
-    return _variant("efficientnet_b7", num_classes, dropout, stochastic_depth)
 
 
 # Loading reference weights

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 from torch import nn
@@ -48,7 +48,7 @@ from torch.nn import functional as F
 
 from ..checks import check_bool, check_choice, check_int, check_ints
 from ..layers import ConvBNAct, check_input_size
-from ..registry import register
+from ..registry import builds, register
 from ..weights import copy_weights, expect_reference
 
 __all__ = [
@@ -184,6 +184,28 @@ class Bottleneck(nn.Module):
         return self.relu(out)
 
 
+def _check_stages(
+    block: Block, layers: Sequence[int], widths: Sequence[int] | None, stride_on: StrideOn
+) -> tuple[list[int], list[int]]:
+    """``layers`` and ``widths`` (default ``WIDTHS``) checked against each other and against ``block``."""
+    check_choice("block", block, get_args(Block))
+    layers = check_ints("layers", layers, example="[2, 2, 2, 2]")
+    if widths is None and len(layers) != len(WIDTHS):
+        raise ValueError(
+            f"layers has {len(layers)} stages; pass widths= with one channel count per stage "
+            f"(the default {WIDTHS} is for the paper's four ImageNet stages)"
+        )
+    widths = check_ints("widths", WIDTHS if widths is None else widths, example=str(WIDTHS))
+    if len(widths) != len(layers):
+        raise ValueError(f"widths {widths} and layers {layers} must have one entry per stage each")
+    if check_choice("stride_on", stride_on, get_args(StrideOn)) != "3x3" and block == "basic":
+        raise ValueError(
+            "stride_on='1x1' only exists for bottleneck blocks (ResNet-50 and deeper); a basic block "
+            "has no 1x1 conv and always strides its first 3x3. Leave stride_on at '3x3'."
+        )
+    return layers, widths
+
+
 class ResNet(nn.Module):
     """A residual network: ``stem`` -> ``stages`` (conv2_x, conv3_x, ...) -> ``head``.
 
@@ -210,29 +232,11 @@ class ResNet(nn.Module):
     ) -> None:
         super().__init__()
         check_int("num_classes", num_classes)
-        check_choice("block", block, ("basic", "bottleneck"))
-        layers = check_ints("layers", layers, example="[2, 2, 2, 2]")
-        if widths is None:
-            if len(layers) != len(WIDTHS):
-                raise ValueError(
-                    f"layers has {len(layers)} stages; pass widths= with one channel count per stage "
-                    f"(the default {WIDTHS} is for the paper's four ImageNet stages)"
-                )
-            widths = WIDTHS
-        widths = check_ints("widths", widths, example=str(WIDTHS))
-        if len(widths) != len(layers):
-            raise ValueError(f"widths {widths} and layers {layers} must have one entry per stage each")
-        check_choice("stem", stem, ("imagenet", "cifar"))
-        check_choice("stride_on", stride_on, ("3x3", "1x1"))
-        if block == "basic" and stride_on != "3x3":
-            raise ValueError(
-                "stride_on='1x1' only exists for bottleneck blocks (ResNet-50 and deeper); a basic block "
-                "has no 1x1 conv and always strides its first 3x3. Leave stride_on at '3x3'."
-            )
-        check_choice("shortcut", shortcut, ("projection", "identity", "all_projection"))
+        layers, widths = _check_stages(block, layers, widths, stride_on)
+        check_choice("stem", stem, get_args(Stem))
+        check_choice("shortcut", shortcut, get_args(Shortcut))
         check_bool("residual", residual)
-        check_bool("zero_init_residual", zero_init_residual)
-        if zero_init_residual and not residual:
+        if check_bool("zero_init_residual", zero_init_residual) and not residual:
             raise ValueError(
                 "zero_init_residual=True needs residual=True: without shortcuts, a zeroed last BatchNorm "
                 "would cut the signal in every block of the plain network."
@@ -299,102 +303,56 @@ class ResNet(nn.Module):
         return self.head(self.stages(self.stem(x)))
 
 
-def resnet(num_classes: int = 1000, *, block: Block, layers: Sequence[int], **options) -> ResNet:
-    """Any ResNet (or plain net) from a block type and blocks per stage; ``options`` are ``ResNet``'s.
+@builds(ResNet)
+def resnet():
+    """Any ResNet (or plain net) from a block type and blocks per stage, with every option of ``ResNet``.
 
     ``resnet(block="basic", layers=[3, 4, 6, 3], residual=False)`` is the paper's plain-34; the paper's
     CIFAR-10 ResNet-20 is ``resnet(10, block="basic", layers=[3, 3, 3], widths=(16, 32, 64), stem="cifar",
     shortcut="identity")``.
     """
-    return ResNet(num_classes, block=block, layers=layers, **options)
 
 
 # What every registered ResNet shares in the zoo: torchvision's weights, evaluated at 224x224.
 _ZOO = dict(family="resnet", convert="from_torchvision", default_size=224, min_size=MIN_SIZE)
+# The options the registered factories take; basic blocks have no 1x1 conv, so no stride_on.
+_OPTIONS = ("shortcut", "residual", "zero_init_residual")
 
 
-def _from_table(
-    depth: int,
-    num_classes: int,
-    stride_on: StrideOn,
-    shortcut: Shortcut,
-    residual: bool,
-    zero_init_residual: bool,
-) -> ResNet:
-    """The ImageNet ResNet of one row of Table 1 (``LAYERS[depth]``), with the factories' options."""
+def _row(depth: int) -> dict:
+    """One row of Table 1 (``LAYERS[depth]``) as ``ResNet``'s ``block`` and ``layers`` arguments."""
     block, layers = LAYERS[depth]
-    return ResNet(
-        num_classes,
-        block=block,
-        layers=layers,
-        stride_on=stride_on,
-        shortcut=shortcut,
-        residual=residual,
-        zero_init_residual=zero_init_residual,
-    )
+    return {"block": block, "layers": layers}
 
 
 @register("resnet18", display="ResNet-18", weights="torchvision:ResNet18_Weights.IMAGENET1K_V1", **_ZOO)
-def resnet18(
-    num_classes: int = 1000,
-    *,
-    shortcut: Shortcut = "projection",
-    residual: bool = True,
-    zero_init_residual: bool = False,
-) -> ResNet:
+@builds(ResNet, *_OPTIONS, **_row(18))
+def resnet18():
     """ResNet-18: basic blocks, [2, 2, 2, 2]; 11.7 M parameters, 1.8 G MACs at 224x224."""
-    return _from_table(18, num_classes, "3x3", shortcut, residual, zero_init_residual)
 
 
 @register("resnet34", display="ResNet-34", weights="torchvision:ResNet34_Weights.IMAGENET1K_V1", **_ZOO)
-def resnet34(
-    num_classes: int = 1000,
-    *,
-    shortcut: Shortcut = "projection",
-    residual: bool = True,
-    zero_init_residual: bool = False,
-) -> ResNet:
+@builds(ResNet, *_OPTIONS, **_row(34))
+def resnet34():
     """ResNet-34: basic blocks, [3, 4, 6, 3]; 21.8 M parameters, 3.7 G MACs at 224x224."""
-    return _from_table(34, num_classes, "3x3", shortcut, residual, zero_init_residual)
 
 
 @register("resnet50", display="ResNet-50", weights="torchvision:ResNet50_Weights.IMAGENET1K_V1", **_ZOO)
-def resnet50(
-    num_classes: int = 1000,
-    *,
-    stride_on: StrideOn = "3x3",
-    shortcut: Shortcut = "projection",
-    residual: bool = True,
-    zero_init_residual: bool = False,
-) -> ResNet:
+@builds(ResNet, "stride_on", *_OPTIONS, **_row(50))
+def resnet50():
     """ResNet-50: bottleneck blocks, [3, 4, 6, 3]; 25.6 M parameters, 4.1 G MACs (V1.5) at 224x224."""
-    return _from_table(50, num_classes, stride_on, shortcut, residual, zero_init_residual)
 
 
 @register("resnet101", display="ResNet-101", weights="torchvision:ResNet101_Weights.IMAGENET1K_V1", **_ZOO)
-def resnet101(
-    num_classes: int = 1000,
-    *,
-    stride_on: StrideOn = "3x3",
-    shortcut: Shortcut = "projection",
-    residual: bool = True,
-    zero_init_residual: bool = False,
-) -> ResNet:
+@builds(ResNet, "stride_on", *_OPTIONS, **_row(101))
+def resnet101():
     """ResNet-101: bottleneck blocks, [3, 4, 23, 3]; 44.5 M parameters, 7.8 G MACs (V1.5) at 224x224."""
-    return _from_table(101, num_classes, stride_on, shortcut, residual, zero_init_residual)
 
 
 @register("resnet152", display="ResNet-152", weights="torchvision:ResNet152_Weights.IMAGENET1K_V1", **_ZOO)
-def resnet152(
-    num_classes: int = 1000,
-    *,
-    stride_on: StrideOn = "3x3",
-    shortcut: Shortcut = "projection",
-    residual: bool = True,
-    zero_init_residual: bool = False,
-) -> ResNet:
+@builds(ResNet, "stride_on", *_OPTIONS, **_row(152))
+def resnet152():
     """ResNet-152: bottleneck blocks, [3, 8, 36, 3]; 60.2 M parameters, 11.5 G MACs (V1.5) at 224x224."""
-    return _from_table(152, num_classes, stride_on, shortcut, residual, zero_init_residual)
 
 
 # Loading reference weights

@@ -30,7 +30,7 @@ from torch import nn
 
 from ..checks import check_bool, check_choice, check_float, check_int, check_probability
 from ..layers import check_input_size, local_response_norm
-from ..registry import register
+from ..registry import builds, register
 from ..weights import copy_weights, expect_reference, weighted_modules
 
 __all__ = [
@@ -221,23 +221,13 @@ class VGG(nn.Module):
         return self.classifier(torch.flatten(x, 1))
 
 
-def vgg(
-    num_classes: int = 1000,
-    *,
-    config: str = "D",
-    batch_norm: bool = False,
-    dropout: float = 0.5,
-    width: float = 1.0,
-    fc_width: int = FC_WIDTH,
-) -> VGG:
+@builds(VGG)
+def vgg():
     """Any column of the paper's Table 1: ``vgg(config="C")`` is the 16-layer net with 1x1 convolutions.
 
     ``vgg(10, config="A", batch_norm=True, width=0.25, fc_width=512)`` is a quarter-width VGG-11 with
     BatchNorm for 10 classes, the book's CPU preview (see ``VGG``).
     """
-    return VGG(
-        num_classes, config=config, batch_norm=batch_norm, dropout=dropout, width=width, fc_width=fc_width
-    )
 
 
 # What every registered VGG shares: torchvision's weights and converter, 224 px, the 32 px minimum.
@@ -245,59 +235,59 @@ _TORCHVISION = dict(convert="from_torchvision", family="vgg", default_size=224, 
 
 
 @register("vgg11", display="VGG-11", weights="torchvision:VGG11_Weights.IMAGENET1K_V1", **_TORCHVISION)
-def vgg11(num_classes: int = 1000, *, dropout: float = 0.5) -> VGG:
+@builds(VGG, "dropout", config="A")
+def vgg11():
     """Configuration A: 8 convolutions + 3 FC layers (132,863,336 parameters)."""
-    return VGG(num_classes, config="A", dropout=dropout)
 
 
 @register(
     "vgg11_bn", display="VGG-11-BN", weights="torchvision:VGG11_BN_Weights.IMAGENET1K_V1", **_TORCHVISION
 )
-def vgg11_bn(num_classes: int = 1000, *, dropout: float = 0.5) -> VGG:
+@builds(VGG, "dropout", config="A", batch_norm=True)
+def vgg11_bn():
     """Configuration A with BatchNorm (132,868,840 parameters)."""
-    return VGG(num_classes, config="A", batch_norm=True, dropout=dropout)
 
 
 @register("vgg13", display="VGG-13", weights="torchvision:VGG13_Weights.IMAGENET1K_V1", **_TORCHVISION)
-def vgg13(num_classes: int = 1000, *, dropout: float = 0.5) -> VGG:
+@builds(VGG, "dropout", config="B")
+def vgg13():
     """Configuration B: 10 convolutions + 3 FC layers (133,047,848 parameters)."""
-    return VGG(num_classes, config="B", dropout=dropout)
 
 
 @register(
     "vgg13_bn", display="VGG-13-BN", weights="torchvision:VGG13_BN_Weights.IMAGENET1K_V1", **_TORCHVISION
 )
-def vgg13_bn(num_classes: int = 1000, *, dropout: float = 0.5) -> VGG:
+@builds(VGG, "dropout", config="B", batch_norm=True)
+def vgg13_bn():
     """Configuration B with BatchNorm (133,053,736 parameters)."""
-    return VGG(num_classes, config="B", batch_norm=True, dropout=dropout)
 
 
 @register("vgg16", display="VGG-16", weights="torchvision:VGG16_Weights.IMAGENET1K_V1", **_TORCHVISION)
-def vgg16(num_classes: int = 1000, *, dropout: float = 0.5) -> VGG:
+@builds(VGG, "dropout", config="D")
+def vgg16():
     """Configuration D, "VGG-16": 13 convolutions + 3 FC layers (138,357,544 parameters)."""
-    return VGG(num_classes, config="D", dropout=dropout)
 
 
 @register(
     "vgg16_bn", display="VGG-16-BN", weights="torchvision:VGG16_BN_Weights.IMAGENET1K_V1", **_TORCHVISION
 )
-def vgg16_bn(num_classes: int = 1000, *, dropout: float = 0.5) -> VGG:
+@builds(VGG, "dropout", config="D", batch_norm=True)
+def vgg16_bn():
     """Configuration D with BatchNorm (138,365,992 parameters)."""
-    return VGG(num_classes, config="D", batch_norm=True, dropout=dropout)
 
 
 @register("vgg19", display="VGG-19", weights="torchvision:VGG19_Weights.IMAGENET1K_V1", **_TORCHVISION)
-def vgg19(num_classes: int = 1000, *, dropout: float = 0.5) -> VGG:
+@builds(VGG, "dropout", config="E")
+def vgg19():
     """Configuration E, "VGG-19": 16 convolutions + 3 FC layers (143,667,240 parameters)."""
-    return VGG(num_classes, config="E", dropout=dropout)
 
 
 @register(
     "vgg19_bn", display="VGG-19-BN", weights="torchvision:VGG19_BN_Weights.IMAGENET1K_V1", **_TORCHVISION
 )
-def vgg19_bn(num_classes: int = 1000, *, dropout: float = 0.5) -> VGG:
+@builds(VGG, "dropout", config="E", batch_norm=True)
+def vgg19_bn():
     """Configuration E with BatchNorm (143,678,248 parameters)."""
-    return VGG(num_classes, config="E", batch_norm=True, dropout=dropout)
 
 
 # Loading reference weights

@@ -14,6 +14,7 @@ from matplotlib.patches import FancyBboxPatch
 from torch import nn
 
 from .. import probes
+from ..checks import check_input_size
 from ..probes import first_tensor
 from .style import new_figure
 
@@ -77,16 +78,6 @@ class Part:
     params: int
 
 
-def _check_input_size(input_size: Sequence[int]) -> tuple[int, ...]:
-    size = tuple(input_size)
-    if len(size) != 4 or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in size):
-        raise ValueError(
-            f"input_size must be four positive integers (batch, channels, height, width), e.g. (1, 3, 224, 224); "
-            f"got {input_size!r}"
-        )
-    return size
-
-
 def architecture_parts(
     model: nn.Module, input_size: Sequence[int] = (1, 3, 224, 224), *, depth: int = 2
 ) -> list[Part]:
@@ -101,7 +92,7 @@ def architecture_parts(
         raise TypeError(f"architecture_parts expects an nn.Module, got {type(model).__name__}")
     if not isinstance(depth, int) or isinstance(depth, bool) or depth < 1:
         raise ValueError(f"depth must be a positive integer (1 = top-level parts only), got {depth!r}")
-    size = _check_input_size(input_size)
+    size = check_input_size(input_size)
     clock = iter(range(10**12))
 
     def stamp(_module: nn.Module, _inputs: Any, output: Any) -> tuple[int, tuple[int, ...] | None]:
@@ -179,7 +170,7 @@ def architecture_diagram(
     child. ``architecture_parts`` returns the unfolded list as data.
     """
     parts = architecture_parts(model, input_size, depth=depth)
-    size = _check_input_size(input_size)
+    size = check_input_size(input_size)
     boxes = _boxes(parts, size)
     lengths = [max(0.3, math.log10(b.part.params + 1)) for b in boxes]
     longest = max([*lengths, 1.0])
