@@ -19,7 +19,7 @@ __all__ = [
     "Parallel",
     "SqueezeExcite",
     "StochasticDepth",
-    "check_input_size",
+    "check_images",
     "local_response_norm",
     "make_divisible",
 ]
@@ -149,9 +149,7 @@ class StochasticDepth(nn.Module):
         return f"p={self.p}"
 
 
-def check_input_size(
-    x: torch.Tensor, min_size: int, model_name: str, *, model: nn.Module | None = None
-) -> None:
+def check_images(x: torch.Tensor, min_size: int, model_name: str, *, model: nn.Module | None = None) -> None:
     """Raise a clear ``ValueError`` for an input a model cannot take, instead of an error deep inside.
 
     Checks the shape (a batch of 3-channel images, at least ``min_size`` pixels a side), that the images

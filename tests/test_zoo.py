@@ -10,7 +10,7 @@ from torch import nn
 
 import nets
 from nets.cards import card
-from nets.layers import StochasticDepth, check_input_size, make_divisible
+from nets.layers import StochasticDepth, check_images, make_divisible
 
 EXPECTED = {
     "alexnet": 61_100_840,
@@ -159,11 +159,11 @@ def test_stochastic_depth_is_identity_in_eval_and_unbiased_in_training():
         StochasticDepth(1.0)
 
 
-def test_check_input_size_messages():
+def test_check_images_messages():
     with pytest.raises(ValueError, match="at least 63x63 pixels; got 40x40"):
-        check_input_size(torch.zeros(1, 3, 40, 40), 63, "alexnet")
+        check_images(torch.zeros(1, 3, 40, 40), 63, "alexnet")
     with pytest.raises(ValueError, match=r"unsqueeze\(0\)"):
-        check_input_size(torch.zeros(3, 64, 64), 63, "alexnet")
+        check_images(torch.zeros(3, 64, 64), 63, "alexnet")
 
 
 TORCHVISION_WEIGHTS = [n for n in nets.list_models() if nets.registry.entry(n).source == "torchvision"]

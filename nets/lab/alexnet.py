@@ -24,7 +24,7 @@ from torch.nn import functional as F
 
 from ..checks import check_choice, check_float, check_int
 from ..data import MEAN, STD, crop_resize, raw_batches
-from ..layers import check_input_size, local_response_norm
+from ..layers import check_images, local_response_norm
 from ..models.alexnet import ACTIVATIONS, ALEXNET_2012, FC_WIDTH, POOL_OUTPUT, check_groups
 from ..probes import grow_field, record
 
@@ -176,7 +176,7 @@ class Figure1Net(nn.Module):
         self.classifier = nn.Linear(64 * 3 * 3, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input_size(x, self.min_size, "Figure1Net", model=self)
+        check_images(x, self.min_size, "Figure1Net", model=self)
         return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
 
 

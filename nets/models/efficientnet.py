@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from ..checks import check_float, check_int, check_probability
-from ..layers import ConvBNAct, SqueezeExcite, StochasticDepth, check_input_size, make_divisible
+from ..layers import ConvBNAct, SqueezeExcite, StochasticDepth, check_images, make_divisible
 from ..registry import builds, register
 from ..weights import copy_weights, expect_reference
 
@@ -283,7 +283,7 @@ class EfficientNet(nn.Module):
                 nn.init.zeros_(m.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input_size(x, self.min_size, self.name, model=self)
+        check_images(x, self.min_size, self.name, model=self)
         x = self.stem(x)
         x = self.stages(x)
         x = self.head(x)

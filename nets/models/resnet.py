@@ -47,7 +47,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..checks import check_bool, check_choice, check_int, check_ints
-from ..layers import ConvBNAct, check_input_size
+from ..layers import ConvBNAct, check_images
 from ..registry import builds, register
 from ..weights import copy_weights, expect_reference
 
@@ -299,7 +299,7 @@ class ResNet(nn.Module):
                     nn.init.zeros_(module.expand.bn.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input_size(x, self.min_size, self.name, model=self)
+        check_images(x, self.min_size, self.name, model=self)
         return self.head(self.stages(self.stem(x)))
 
 

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from ..checks import check_bool, check_choice, check_float, check_int, check_probability
-from ..layers import check_input_size, local_response_norm
+from ..layers import check_images, local_response_norm
 from ..registry import builds, register
 from ..weights import copy_weights, expect_reference, weighted_modules
 
@@ -216,7 +216,7 @@ class VGG(nn.Module):
                 nn.init.zeros_(module.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input_size(x, self.min_size, self.name, model=self)
+        check_images(x, self.min_size, self.name, model=self)
         x = self.avgpool(self.features(x))
         return self.classifier(torch.flatten(x, 1))
 

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ...checks import check_bool, check_choice, check_int, check_ints, check_probability
-from ...layers import Parallel, check_input_size
+from ...layers import Parallel, check_images
 from ...registry import builds, register
 from ...weights import copy_weights, expect_reference, weighted_modules
 from .blocks import RenormalizeInput, classifier_head, conv_bn, key_map, run_body, torchvision_options, tower
@@ -191,7 +191,7 @@ class GoogLeNet(nn.Module):
         self.head = classifier_head(channels, num_classes, dropout=dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | GoogLeNetOutputs:
-        check_input_size(x, self.min_size, self.name, model=self)
+        check_images(x, self.min_size, self.name, model=self)
         with_aux = self.training and self.aux_logits
         x, aux = run_body(self.body, self.aux_heads if with_aux else {}, self.stem(self.input_transform(x)))
         logits = self.head(x)

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ...checks import check_bool, check_int, check_probability
-from ...layers import Parallel, check_input_size
+from ...layers import Parallel, check_images
 from ...registry import builds, register
 from ...weights import copy_weights, expect_reference, weighted_modules
 from .blocks import (
@@ -193,10 +193,10 @@ class InceptionV3(nn.Module):
         self.head = classifier_head(2048, num_classes, dropout=dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | InceptionV3Outputs:
-        check_input_size(x, self.min_size, self.name, model=self)
+        check_images(x, self.min_size, self.name, model=self)
         with_aux = self.training and self.aux_logits
         if with_aux:
-            check_input_size(x, self.aux_min_size, f"{self.name} in training mode with aux_logits=True")
+            check_images(x, self.aux_min_size, f"{self.name} in training mode with aux_logits=True")
         x, aux = run_body(self.body, self.aux_heads if with_aux else {}, self.stem(self.input_transform(x)))
         logits = self.head(x)
         return InceptionV3Outputs(logits, aux[INCEPTION_V3_AUX_TAP]) if with_aux else logits

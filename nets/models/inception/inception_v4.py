@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ...checks import check_int, check_probability
-from ...layers import Parallel, check_input_size
+from ...layers import Parallel, check_images
 from ...registry import builds, register
 from ...weights import NotThisReference, copy_weights, weighted_modules
 from .blocks import (
@@ -162,7 +162,7 @@ class InceptionV4(nn.Module):
         self.head = classifier_head(1536, num_classes, dropout=dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input_size(x, self.min_size, self.name, model=self)
+        check_images(x, self.min_size, self.name, model=self)
         return self.head(self.body(self.stem(x)))
 
 
@@ -298,7 +298,7 @@ class InceptionResNetV2(nn.Module):
         self.head = classifier_head(1536, num_classes, dropout=dropout, conv=conv_bn(2080, 1536, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input_size(x, self.min_size, self.name, model=self)
+        check_images(x, self.min_size, self.name, model=self)
         return self.head(self.body(self.stem(x)))
 
 
