@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import inspect
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -69,6 +70,42 @@ def _nets_imports(path: Path) -> list[tuple[str, int, bool]]:
 
 def _python_files() -> list[Path]:
     return sorted(NETS.rglob("*.py"))
+
+
+def _floors_in_the_readme() -> list[list[str]]:
+    """The floors of nets, bottom up, as the README's "Repository layout" draws them."""
+    text = (NETS.parent / "README.md").read_text()
+    block = text.split("its floors, from the bottom up:\n", 1)[1].split("```", 1)[0]
+    return [m.group(1).split(" ") for m in re.finditer(r"^  (\S+(?: \S+)*)  ", block, re.M)]
+
+
+def _part(module: str) -> str:
+    """The README's name for a module: ``nets.train.loop`` -> ``train``, ``nets.__main__`` -> ``__main__``."""
+    return module.split(".")[1] if module.count(".") else ""
+
+
+def test_the_readme_lists_every_part_of_nets_once():
+    listed = [name for floor in _floors_in_the_readme() for name in floor]
+    present = {_part(_module_name(p)) for p in _python_files()} - {""}
+    assert len(listed) == len(set(listed)), listed
+    assert set(listed) == present, f"README lists {sorted(set(listed) - present)} that do not exist, " + (
+        f"and not {sorted(present - set(listed))}"
+    )
+
+
+def test_every_import_goes_down_the_floors():
+    """A module imports only from the floors below its own, or from names before it on its floor."""
+    order = {name: i for i, name in enumerate(n for floor in _floors_in_the_readme() for n in floor)}
+    for path in _python_files():
+        me = _part(_module_name(path))
+        if not me:
+            continue  # nets/__init__.py: the front door re-exports from any floor
+        for module, line, _ in _nets_imports(path):
+            them = _part(module) or module
+            assert them == me or order.get(them, len(order)) < order[me], (
+                f"{path.relative_to(NETS.parent)}:{line} imports {module}, which is not below {me} "
+                "in the README's floors"
+            )
 
 
 def test_the_registry_imports_nothing_of_nets():
