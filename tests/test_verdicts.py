@@ -62,3 +62,26 @@ def test_missing_the_target_in_one_seed_only_cannot_win_and_both_missing_is_a_ti
 def test_bad_numbers_are_refused_in_one_line(values, kwargs, message):
     with pytest.raises(ValueError, match=message):
         compare("a", values, "b", [1.0, 2.0], **kwargs)
+
+
+def test_seed_figures_show_every_seed_and_refuse_bad_input():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from nets import viz
+
+    fig = viz.seed_points({"ReLU": [100, 120, 110], "tanh": [math.inf, 300, 280]}, ylabel="steps", title="t")
+    from matplotlib.collections import PathCollection
+
+    ax = fig.axes[0]
+    dots = sum(len(c.get_offsets()) for c in ax.collections if isinstance(c, PathCollection))
+    assert dots == 6  # every seed, the one that never reached included
+    assert any(t.get_text() == "did not reach" for t in ax.texts)
+    fig = viz.seed_bands(
+        [0.5, 0.25], {"a": [[10, 20], [12, 25], [11, math.inf]]}, xlabel="x", ylabel="y", title="t"
+    )
+    assert len(fig.axes[0].lines) == 4  # three seeds and their mean
+    with pytest.raises(ValueError, match="one per x"):
+        viz.seed_bands([1, 2], {"a": [[1]]}, xlabel="x", ylabel="y", title="t")
+    with pytest.raises(ValueError, match="non-empty mapping"):
+        viz.seed_points({}, ylabel="y", title="t")

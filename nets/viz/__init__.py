@@ -11,6 +11,7 @@ these rules.)
 - ``style``: the one figure factory, with the one set of sizes and colours every figure uses;
 - ``filters``: first-layer filters and feature maps; ``architecture``: a model's parts in forward order;
 - ``curves``: training curves; ``samples``: a photograph, training images, the ILSVRC results;
+- ``seeds``: experiments over several seeds, every seed shown;
 - ``showdown``: the showdown's charts (every contender on one picture).
 """
 
@@ -30,6 +31,7 @@ from .page import (
 from .page import _draw as _draw  # private, but the tests reach it (and _displayable) here
 from .samples import _displayable as _displayable
 from .samples import ilsvrc_chart, sample_grid, sample_photo
+from .seeds import seed_bands, seed_points
 from .showdown import FAMILY_COLORS, METRICS, bubble_chart, budget_chart, metric_chart, race_chart
 
 __all__ = [
@@ -54,6 +56,8 @@ __all__ = [
     "race_chart",
     "sample_grid",
     "sample_photo",
+    "seed_bands",
+    "seed_points",
     "smallest_text_px",
     "training_curves",
 ]
