@@ -26,15 +26,6 @@ MACS_2012 = (
 )
 
 
-def randomise(model: nn.Module) -> nn.Module:
-    """Non-zero biases, so a bias that is not copied shows up in the logits."""
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, (nn.Conv2d, nn.Linear)):
-                module.bias.normal_(0.0, 0.1)
-    return model
-
-
 @pytest.fixture(scope="module")
 def model() -> A.AlexNet:
     torch.manual_seed(0)
@@ -45,13 +36,6 @@ def model() -> A.AlexNet:
 def model2012() -> A.AlexNet2012:
     torch.manual_seed(0)
     return nets.build("alexnet2012").eval()
-
-
-@pytest.fixture(scope="module")
-def torchvision_pair() -> tuple[nn.Module, A.AlexNet]:
-    torch.manual_seed(1)
-    tv_model = randomise(torchvision.models.alexnet(weights=None)).eval()
-    return tv_model, A.from_torchvision(tv_model).eval()
 
 
 def test_parameter_counts_are_exact(model, model2012):
@@ -130,16 +114,6 @@ def test_torchvision_variant_min_size(model):
 def test_a_single_image_without_batch_dimension_is_rejected_clearly(model):
     with pytest.raises(ValueError, match="unsqueeze"):
         model(torch.randn(3, 224, 224))
-
-
-@pytest.mark.parametrize("size", [224, 63, 100])
-def test_equal_logits_with_torchvision(torchvision_pair, size):
-    tv_model, converted = torchvision_pair
-    x = torch.randn(2, 3, size, size)
-    with torch.no_grad():
-        expected, got = tv_model(x), converted(x)
-    assert expected.abs().max() > 0.1  # the comparison is not between two near-zero tensors
-    assert (got - expected).abs().max() <= 1e-5
 
 
 def test_conversion_keeps_num_classes_dropout_dtype_and_mode():
