@@ -20,15 +20,6 @@ from nets.lab import showdown
 from nets.train import History, Plan
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: on a busy shared machine a second OpenMP thread mostly spins (much slower)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def toy_frame() -> pd.DataFrame:
     """Four made-up contenders: b is cheaper and better than a (a is off the front), d is the costliest."""
     frame = pd.DataFrame(

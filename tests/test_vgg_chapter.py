@@ -76,6 +76,7 @@ def test_bad_widths_are_explained():
         on_meta("A", fc_width=0)
 
 
+@pytest.mark.slow  # a subprocess
 def test_building_on_the_meta_device_skips_the_initialisation_and_is_fast():
     # Initialising meta tensors (normal_) imports torch._dynamo: seconds of a chapter's time budget.
     code = (
