@@ -24,7 +24,7 @@ lint: $(STAMP)
 	$(PY) -m ruff format --check nets tests bench
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -m "not slow" -q
+	$(PY) -m pytest -m "not slow" -q --durations=15
 
 test: lint
 	$(PY) -m pytest -q

@@ -217,6 +217,7 @@ def steps_of(plan: Plan, classes: int = 10) -> int:
     return plan.epochs * (plan.subset * classes // plan.batch_size)
 
 
+@pytest.mark.slow  # five plans, each counting five models' MACs: seconds
 def test_cpu_race_plan_gives_every_entrant_a_floor_of_steps_within_the_time():
     names = ["alexnet", "vgg16", "resnet18", "inception_v3", "efficientnet_b0"]
     plan, entrants, skipped = showdown.race_plan(names, device="cpu", data=LowRes(), seconds=20, min_steps=80)
