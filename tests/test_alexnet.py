@@ -128,19 +128,23 @@ def test_conversion_keeps_num_classes_dropout_dtype_and_mode():
 
 
 def test_conversion_refuses_other_models():
+    with torch.device("meta"):  # refused by type
+        resnet, ours = torchvision.models.resnet18(weights=None), A.alexnet()
     with pytest.raises(TypeError, match="torchvision.models.AlexNet"):
-        A.from_torchvision(torchvision.models.resnet18(weights=None))
+        A.from_torchvision(resnet)
     with pytest.raises(TypeError, match="AlexNet"):
-        A.from_torchvision(A.alexnet())
+        A.from_torchvision(ours)
 
 
 def test_conversion_refuses_a_modified_torchvision_alexnet():
-    tv_model = torchvision.models.alexnet(weights=None)
-    tv_model.features[0] = nn.Conv2d(3, 64, kernel_size=7, stride=4, padding=2)
+    with torch.device("meta"):  # refused by its layout, before any weight is read
+        tv_model = torchvision.models.alexnet(weights=None)
+        tv_model.features[0] = nn.Conv2d(3, 64, kernel_size=7, stride=4, padding=2)
     with pytest.raises(ValueError, match=r"features\.0 has kernel_size=\(7, 7\) where our features\.conv1"):
         A.from_torchvision(tv_model)
-    tv_model = torchvision.models.alexnet(weights=None)
-    tv_model.classifier[4] = nn.Linear(4096, 2048)
+    with torch.device("meta"):
+        tv_model = torchvision.models.alexnet(weights=None)
+        tv_model.classifier[4] = nn.Linear(4096, 2048)
     with pytest.raises(ValueError, match=r"classifier\.4\.weight is \(2048, 4096\), our classifier\.fc7"):
         A.from_torchvision(tv_model)
 

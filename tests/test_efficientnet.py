@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import pytest
@@ -47,6 +48,7 @@ def _by_size(names: list[str], slow_from: int = SLOW_FROM) -> list:
     return [pytest.param(n, marks=pytest.mark.slow) if int(n[-1]) >= slow_from else n for n in names]
 
 
+@functools.cache  # read-only: one build per name for the counting and table tests
 def _meta(name: str, **options) -> nn.Module:
     """The architecture without memory or initialisation cost: enough for counting parameters and MACs."""
     with torch.device("meta"):

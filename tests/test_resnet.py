@@ -163,16 +163,20 @@ def test_from_torchvision_keeps_num_classes_and_zero_init(randomise):
     ids=["resnext50", "dilated", "resnet10", "wide-resnet50"],
 )
 def test_from_torchvision_refuses_what_it_cannot_convert(make, message):
+    with torch.device("meta"):  # refused by its layout, before any weight is read
+        reference = make()
     with pytest.raises(ValueError, match=message):
-        from_torchvision(make())
+        from_torchvision(reference)
 
 
 def test_from_torchvision_says_not_this_reference_for_another_model():
     """A TypeError nets.zoo.from_torchvision catches to try the next family's converter."""
     with pytest.raises(NotThisReference, match="expected a torchvision ResNet"):
         from_torchvision(nn.Linear(3, 4))
+    with torch.device("meta"):  # refused by its type: no 133 M weights to initialise
+        vgg = torchvision.models.vgg11(weights=None)
     with pytest.raises(NotThisReference, match="expected a torchvision ResNet"):
-        from_torchvision(torchvision.models.vgg11(weights=None))
+        from_torchvision(vgg)
 
 
 def test_zoo_dispatches_a_torchvision_resnet_here():
