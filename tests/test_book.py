@@ -331,6 +331,10 @@ def test_site_check_fails_a_page_over_600_kb_and_names_its_biggest_images(tmp_pa
     )
 
 
+# The chapters whose experiment prints lab.*_verdict(...) or showdown.race_verdict(...).
+VERDICTS = {"alexnet", "vgg", "resnet", "efficientnet", "showdown"}
+
+
 @pytest.mark.slow
 def test_strict_build_executes_every_chapter_without_warnings():
     """`make book` from a cold execution cache: every chapter runs offline; -W turns any warning into a failure."""
@@ -342,4 +346,6 @@ def test_strict_build_executes_every_chapter_without_warnings():
         assert f"{chapter.relative_to(ROOT)}: Executed notebook" in log, f"{chapter.name} was not executed"
         text = page.read_text()
         assert 'class="output traceback' not in text and 'class="output error' not in text
+        if chapter.stem in VERDICTS:  # the experiment ran and printed the verdict its numbers decide
+            assert "Verdict:" in text, f"{chapter.name} shows no verdict"
     assert build_book.check_site(html) == []

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 import nets
 import nets.train as train
@@ -23,36 +22,13 @@ except ImportError:  # run from the repository root as a package
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: these tensors are tiny, and on a busy shared machine a second OpenMP thread
-    mostly spins waiting for a core (20x slower here), which says nothing about nets.train."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(autouse=True)
-def _offline_cache(tmp_path, monkeypatch):
-    """Nothing outside tmp_path: the data cache and the data source come from the test."""
-    monkeypatch.setenv("NETS_DATA_DIR", str(tmp_path / "cache"))
-    monkeypatch.delenv("NETS_DATA", raising=False)
+pytestmark = pytest.mark.usefixtures("offline_cache")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")
 def imagenette(tmp_path_factory) -> Path:
     """10 classes x (4 train, 2 val) JPEGs in torchvision's layout, one of them corrupt."""
     return make_fake_imagenette(tmp_path_factory.mktemp("imagenette"), per_class=(4, 2), corrupt=1)
-
-
-def run_main(args: list[str], capsys) -> tuple[int, str, str]:
-    try:
-        status = main(args)
-    except SystemExit as e:
-        status = e.code
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def train_args(root: Path, out: Path, *extra: str) -> list[str]:
@@ -93,28 +69,27 @@ def train_args(root: Path, out: Path, *extra: str) -> list[str]:
         (["fly"], "invalid choice: 'fly'"),
     ],
 )
-def test_bad_arguments_are_one_line_and_exit_2(args, message, capsys):
-    status, out, err = run_main(args, capsys)
+def test_bad_arguments_are_one_line_and_exit_2(args, message, run_main):
+    status, out, err = run_main(args)
     assert status == 2
     assert err.count("\n") == 1 and message in err and "Traceback" not in err
 
 
-def test_missing_imagenette_without_download_is_one_line_and_exit_2(tmp_path, capsys):
+def test_missing_imagenette_without_download_is_one_line_and_exit_2(tmp_path, run_main):
     args = ["train", "--model", "resnet18", "--data", "imagenette", "--no-download"]
-    status, out, err = run_main(
-        [*args, "--data-root", str(tmp_path / "empty"), "--out", str(tmp_path / "r")], capsys
-    )
+    status, out, err = run_main([*args, "--data-root", str(tmp_path / "empty"), "--out", str(tmp_path / "r")])
     assert status == 2
     assert err.count("\n") == 1 and "cannot load the data" in err and "Imagenette" in err
     assert not (tmp_path / "r").exists()
 
 
-def test_list_prints_every_model(capsys):
-    status, out, err = run_main(["list"], capsys)
+def test_list_prints_every_model(run_main):
+    status, out, err = run_main(["list"])
     assert status == 0 and err == ""
     assert [line.split()[0] for line in out.splitlines()] == nets.list_models()
 
 
+@pytest.mark.slow  # a subprocess
 def test_the_module_runs_as_a_program(tmp_path):
     env = dict(os.environ, NETS_DATA_DIR=str(tmp_path), OMP_NUM_THREADS="1")
     bad = subprocess.run(
@@ -130,7 +105,7 @@ class Stop(Exception):
 
 
 @pytest.mark.filterwarnings("ignore::nets.data.UnreadableImageWarning")  # the fake tree's corrupt JPEG
-def test_trains_and_resumes_on_a_generated_imagenette(imagenette, tmp_path, capsys, monkeypatch):
+def test_trains_and_resumes_on_a_generated_imagenette(imagenette, tmp_path, run_main, monkeypatch):
     real_save = train.checkpoints.save_checkpoint
 
     def save_then_stop(*args):
@@ -147,7 +122,7 @@ def test_trains_and_resumes_on_a_generated_imagenette(imagenette, tmp_path, caps
     assert first.config["train_size"] == 39 and first.config["val_size"] == 20  # one corrupt JPEG skipped
     assert first.config["is_standin"] is False and first.config["image_size"] == 32
 
-    status, out, err = run_main(train_args(imagenette, tmp_path / "run", "--resume"), capsys)
+    status, out, err = run_main(train_args(imagenette, tmp_path / "run", "--resume"))
     assert status == 0, err
     assert "resnet18 on imagenette2-160: val top-1" in out and "after 2 epochs" in out
     history = History.load(tmp_path / "run" / "metrics.json")
@@ -155,7 +130,7 @@ def test_trains_and_resumes_on_a_generated_imagenette(imagenette, tmp_path, caps
     assert load_checkpoint(tmp_path / "run")["epoch"] == 2
 
     # Resuming with other settings is refused in one line, the run left as it was.
-    status, out, err = run_main(train_args(imagenette, tmp_path / "run", "--resume", "--lr", "0.5"), capsys)
+    status, out, err = run_main(train_args(imagenette, tmp_path / "run", "--resume", "--lr", "0.5"))
     assert status == 2 and err.count("\n") == 1 and "different settings" in err
     assert History.load(tmp_path / "run" / "metrics.json").epochs == history.epochs
 

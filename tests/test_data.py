@@ -923,6 +923,7 @@ except cache.DiskSpaceError as err:
 """
 
 
+@pytest.mark.slow  # mounts a tmpfs, runs a subprocess
 def test_a_real_full_disk_gives_a_message_not_sigbus(small_tmpfs):
     for mode, expected in (("honest", "not enough disk space"), ("lie", "disk full while writing")):
         result = subprocess.run(

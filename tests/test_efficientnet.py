@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import pytest
@@ -47,25 +48,11 @@ def _by_size(names: list[str], slow_from: int = SLOW_FROM) -> list:
     return [pytest.param(n, marks=pytest.mark.slow) if int(n[-1]) >= slow_from else n for n in names]
 
 
+@functools.cache  # read-only: one build per name for the counting and table tests
 def _meta(name: str, **options) -> nn.Module:
     """The architecture without memory or initialisation cost: enough for counting parameters and MACs."""
     with torch.device("meta"):
         return nets.build(name, **options)
-
-
-def _randomise(model: nn.Module) -> nn.Module:
-    """Make BatchNorm and biases matter: random affine params and running stats, random conv/fc biases."""
-    gen = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.weight.copy_(torch.rand(m.weight.shape, generator=gen) + 0.5)
-                m.bias.copy_(torch.randn(m.bias.shape, generator=gen) * 0.1)
-                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=gen) * 0.1)
-                m.running_var.copy_(torch.rand(m.running_var.shape, generator=gen) * 1.5 + 0.5)
-            elif isinstance(m, (nn.Conv2d, nn.Linear)) and m.bias is not None:
-                m.bias.copy_(torch.randn(m.bias.shape, generator=gen) * 0.1)
-    return model
 
 
 # ---------------------------------------------------------------- counts and the scaling table
@@ -165,8 +152,8 @@ def test_num_classes() -> None:
         E.efficientnet(num_classes=0)
 
 
-def test_channels_last_gives_the_same_output() -> None:
-    model = _randomise(nets.build("efficientnet_b0")).eval()
+def test_channels_last_gives_the_same_output(randomise) -> None:
+    model = randomise(nets.build("efficientnet_b0"), seed=1).eval()
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         expected = model(x)
@@ -199,23 +186,10 @@ def test_residual_is_added_where_shapes_match() -> None:
 # ---------------------------------------------------------------- equivalence with torchvision
 
 
-@pytest.mark.parametrize("name", _by_size(NAMES))
-def test_from_torchvision_equal_logits(name: str) -> None:
+def test_from_torchvision_keeps_flags_and_num_classes(randomise) -> None:
     torch.manual_seed(0)
-    theirs = _randomise(getattr(torchvision.models, name)(weights=None)).eval()
-    ours = E.from_torchvision(theirs).eval()
-    assert ours.name == name
-    assert count_params(ours) == REFERENCE[name][0]
-    x = torch.randn(2, 3, 67, 45)
-    with torch.no_grad():
-        diff = (ours(x) - theirs(x)).abs().max().item()
-    assert diff <= 1e-5
-
-
-def test_from_torchvision_keeps_flags_and_num_classes() -> None:
-    torch.manual_seed(0)
-    theirs = _randomise(
-        torchvision.models.efficientnet_b1(num_classes=7, dropout=0.35, stochastic_depth_prob=0.1)
+    theirs = randomise(
+        torchvision.models.efficientnet_b1(num_classes=7, dropout=0.35, stochastic_depth_prob=0.1), seed=1
     )
     ours = E.from_torchvision(theirs)
     assert ours.training  # follows the torchvision model's mode
@@ -228,9 +202,9 @@ def test_from_torchvision_keeps_flags_and_num_classes() -> None:
         torch.testing.assert_close(ours.eval()(x), theirs.eval()(x), rtol=0, atol=1e-5)
 
 
-def test_zoo_dispatches_a_torchvision_efficientnet_here() -> None:
+def test_zoo_dispatches_a_torchvision_efficientnet_here(randomise) -> None:
     torch.manual_seed(0)
-    theirs = _randomise(torchvision.models.efficientnet_b0(num_classes=5)).eval()
+    theirs = randomise(torchvision.models.efficientnet_b0(num_classes=5), seed=1).eval()
     ours = nets.zoo.from_torchvision(theirs)
     assert isinstance(ours, E.EfficientNet) and ours.name == "efficientnet_b0"
     assert not ours.training

@@ -151,6 +151,7 @@ def test_nothing_in_nets_knows_about_the_book():
         assert "book/" not in text.replace("book/*", ""), f"{path} names a book path"
 
 
+@pytest.mark.slow  # a subprocess
 def test_import_nets_and_build_load_no_book_library():
     code = (
         "import sys, json, nets\n"

@@ -22,17 +22,12 @@ import nets.files
 from nets.train import fit, load_checkpoint
 
 try:
-    from test_cli import run_main
     from test_train import FAST, make_data, small_net
 except ImportError:  # run from the repository root as a package
-    from tests.test_cli import run_main
     from tests.test_train import FAST, make_data, small_net
 
 
-@pytest.fixture(autouse=True)
-def _offline_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("NETS_DATA_DIR", str(tmp_path / "cache"))
-    monkeypatch.delenv("NETS_DATA", raising=False)
+pytestmark = pytest.mark.usefixtures("offline_cache")  # tests/conftest.py
 
 
 def cli(out: Path, *extra: str) -> list[str]:
@@ -49,14 +44,14 @@ def one_line(err: str) -> str:
 # 1. A second run into the same folder never overwrites the first
 
 
-def test_a_second_run_into_a_run_folder_is_refused_and_overwrite_is_explicit(tmp_path, capsys):
+def test_a_second_run_into_a_run_folder_is_refused_and_overwrite_is_explicit(tmp_path, run_main):
     fit(small_net(), make_data(), 1, out=tmp_path, **FAST)
     before = (tmp_path / "checkpoint.pt").read_bytes(), (tmp_path / "metrics.json").read_bytes()
     with pytest.raises(ValueError, match="already holds a run .* resume=True .* overwrite=True"):
         fit(small_net(seed=3), make_data(), 1, out=tmp_path, **FAST)
     assert ((tmp_path / "checkpoint.pt").read_bytes(), (tmp_path / "metrics.json").read_bytes()) == before
 
-    status, _, err = run_main(cli(tmp_path), capsys)
+    status, _, err = run_main(cli(tmp_path))
     assert status == 2 and "already holds a run (checkpoint.pt, metrics.json)" in one_line(err)
     assert "--resume" in err and "--overwrite" in err
     assert (tmp_path / "checkpoint.pt").read_bytes() == before[0]
@@ -68,13 +63,13 @@ def test_a_second_run_into_a_run_folder_is_refused_and_overwrite_is_explicit(tmp
 # 3. --out is checked before any work
 
 
-def test_a_file_as_out_is_one_line_exit_2_before_any_work(tmp_path, capsys, monkeypatch):
+def test_a_file_as_out_is_one_line_exit_2_before_any_work(tmp_path, run_main, monkeypatch):
     target = tmp_path / "notes.txt"
     target.write_text("mine")
     monkeypatch.setattr(
         nets.data, "load", lambda *a, **k: pytest.fail("data loaded before --out was checked")
     )
-    status, _, err = run_main(cli(target), capsys)
+    status, _, err = run_main(cli(target))
     assert status == 2 and f"--out {target} is a file, not a folder" in one_line(err)
     assert target.read_text() == "mine"
     with pytest.raises(ValueError, match="is a file, not a folder"):
@@ -167,7 +162,7 @@ def test_disk_full_while_saving_says_so_and_keeps_the_last_checkpoint(tmp_path, 
 # 6. Ctrl-C: one line, exit 130, how to continue
 
 
-def test_ctrl_c_says_how_to_continue(tmp_path, capsys, monkeypatch):
+def test_ctrl_c_says_how_to_continue(tmp_path, run_main, monkeypatch):
     def interrupted_fit(*args, out, **kwargs):
         (Path(out) / "metrics.json").parent.mkdir(parents=True, exist_ok=True)
         (Path(out) / "metrics.json").write_text(json.dumps({"epochs": [{"epoch": 1}, {"epoch": 2}]}))
@@ -175,7 +170,8 @@ def test_ctrl_c_says_how_to_continue(tmp_path, capsys, monkeypatch):
 
     monkeypatch.setattr("nets.__main__.fit", interrupted_fit, raising=False)
     monkeypatch.setattr("nets.train.fit", interrupted_fit)
-    status, _, err = run_main(cli(tmp_path / "run"), capsys)
+    monkeypatch.setattr(nets.data, "load", lambda *a, **k: make_data())  # not seconds of stand-in images
+    status, _, err = run_main(cli(tmp_path / "run"))
     assert status == 130
     assert "interrupted after epoch 2; continue with --resume" in one_line(err)
 
@@ -183,11 +179,11 @@ def test_ctrl_c_says_how_to_continue(tmp_path, capsys, monkeypatch):
 # 7. NETS_DATA is honoured by the CLI
 
 
-def test_nets_data_is_honoured_by_the_cli(tmp_path, capsys, monkeypatch):
+def test_nets_data_is_honoured_by_the_cli(tmp_path, run_main, monkeypatch):
     monkeypatch.setenv("NETS_DATA", "imagenette")
     args = ["train", "--model", "resnet18", "--no-download", "--data-root", str(tmp_path / "empty"),
             "--epochs", "1", "--device", "cpu", "--quiet", "--out", str(tmp_path / "run")]  # fmt: skip
-    status, _, err = run_main(args, capsys)
+    status, _, err = run_main(args)
     assert status == 2 and "cannot load the data" in one_line(err)
     assert not (tmp_path / "run" / "checkpoint.pt").exists()
 
@@ -264,6 +260,7 @@ def small_disk(tmp_path):
     subprocess.run(["umount", str(folder)], check=False)
 
 
+@pytest.mark.slow  # mounts a tmpfs
 def test_a_real_full_disk_while_saving_says_disk_full(small_disk):
     with pytest.raises(OSError, match=r"disk full while writing .*(checkpoint.pt|metrics.json) \(") as err:
         fit(small_net(), make_data(), 3, out=small_disk / "run", **FAST)

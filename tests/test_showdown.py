@@ -20,15 +20,6 @@ from nets.lab import showdown
 from nets.train import History, Plan
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: on a busy shared machine a second OpenMP thread mostly spins (much slower)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def toy_frame() -> pd.DataFrame:
     """Four made-up contenders: b is cheaper and better than a (a is off the front), d is the costliest."""
     frame = pd.DataFrame(
@@ -226,6 +217,7 @@ def steps_of(plan: Plan, classes: int = 10) -> int:
     return plan.epochs * (plan.subset * classes // plan.batch_size)
 
 
+@pytest.mark.slow  # five plans, each counting five models' MACs: seconds
 def test_cpu_race_plan_gives_every_entrant_a_floor_of_steps_within_the_time():
     names = ["alexnet", "vgg16", "resnet18", "inception_v3", "efficientnet_b0"]
     plan, entrants, skipped = showdown.race_plan(names, device="cpu", data=LowRes(), seconds=20, min_steps=80)

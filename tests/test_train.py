@@ -25,16 +25,6 @@ from nets.train import EPOCH_KEYS, History, Plan, TrainingDiverged, fit, load_ch
 CLASSES = ["red", "green", "blue", "grey"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: these tensors are tiny, and on a busy shared machine a second OpenMP thread
-    mostly spins waiting for a core (20x slower here), which says nothing about nets.train."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 FAST = dict(batch_size=16, image_size=16, lr=0.2, progress=False, device="cpu")
 
 

@@ -550,6 +550,7 @@ def test_pictures_that_jpeg_would_blur_stay_png(resnet18):
     assert encoded(maps)[0] == "image/png" and kb(maps) < 60  # a 224 px photo and 32 feature maps
 
 
+@pytest.mark.slow  # renders and encodes every kind of figure: seconds
 def test_every_figure_is_legible_at_the_pages_width(resnet18):
     for name, fig in every_figure(resnet18).items():
         assert fig.dpi == viz.DPI >= 90, name
