@@ -6,6 +6,8 @@ executes every chapter offline with nbclient through myst-nb and fails on any wa
 
 from __future__ import annotations
 
+import ast
+import importlib
 import io
 import re
 import subprocess
@@ -349,3 +351,60 @@ def test_strict_build_executes_every_chapter_without_warnings():
         if chapter.stem in VERDICTS:  # the experiment ran and printed the verdict its numbers decide
             assert "Verdict:" in text, f"{chapter.name} shows no verdict"
     assert build_book.check_site(html) == []
+
+
+def _attribute_chain(node) -> list[str] | None:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    return [node.id, *reversed(parts)] if isinstance(node, ast.Name) else None
+
+
+def _resolve(module: str, attrs: list[str]) -> str | None:
+    """None if ``module.attrs...`` exists (stopping at classes and data), else what is missing."""
+    obj, path = importlib.import_module(module), module
+    for attr in attrs:
+        if hasattr(obj, attr):
+            obj = getattr(obj, attr)
+        else:
+            try:  # a submodule not imported yet
+                obj = importlib.import_module(f"{path}.{attr}")
+            except ImportError:
+                return f"{path} has no {attr}"
+        path = f"{path}.{attr}"
+        if isinstance(obj, type) or not hasattr(obj, "__dict__"):
+            break  # a class or a value: its attributes are the run's business
+    return None
+
+
+@pytest.mark.parametrize("path", build_book.chapters(), ids=lambda p: p.stem)
+def test_every_nets_name_a_chapter_uses_exists(path: Path):
+    """The chapters are run only by the slow build: a renamed function must fail here, at once."""
+    aliases: dict[str, str] = {}
+    missing = []
+    for cell in nbformat.read(path, 4).cells:
+        if cell.cell_type != "code":
+            continue
+        lines = [line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!"))]
+        tree = ast.parse("\n".join(lines))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for a in node.names:
+                    if a.name.split(".")[0] == "nets":
+                        aliases[a.asname or "nets"] = a.name if a.asname else "nets"
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "nets":
+                for a in node.names:
+                    problem = _resolve(node.module, [a.name])
+                    missing += [problem] if problem else []
+                    try:  # `from nets import viz`: a module, whose attributes are checked below
+                        importlib.import_module(f"{node.module}.{a.name}")
+                        aliases[a.asname or a.name] = f"{node.module}.{a.name}"
+                    except ImportError:
+                        pass
+        for node in ast.walk(tree):
+            chain = _attribute_chain(node) if isinstance(node, ast.Attribute) else None
+            if chain and chain[0] in aliases:
+                problem = _resolve(aliases[chain[0]], chain[1:])
+                missing += [f"{'.'.join(chain)}: {problem}"] if problem else []
+    assert not missing, f"{path.name} uses names nets does not have: {sorted(set(missing))}"
