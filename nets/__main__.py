@@ -15,17 +15,31 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
+from contextlib import ExitStack
+
+from .files import FolderInUseError, folder_lock
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
+EXIT_TERMINATED = 143  # 128 + SIGTERM, what a scheduler's or `kill`'s stop reports
 RUN_FILES = ("checkpoint.pt", "metrics.json")  # what a run folder holds (nets.train.CHECKPOINT, METRICS)
 # The flags that are nets.train.TrainConfig fields (argparse names them as the fields are named): the
 # command checks them by making a TrainConfig, before any work.
 SETTINGS = ("epochs", "batch_size", "image_size", "lr", "optimizer", "schedule", "amp", "channels_last", "compile",
             "seed")  # fmt: skip
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, like Ctrl-C's KeyboardInterrupt: the run stops between two
+    statements and the last checkpoint (written atomically after each epoch) is what it left."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated
 
 
 class _Parser(argparse.ArgumentParser):
@@ -105,27 +119,6 @@ def _list_models() -> int:
     return 0
 
 
-def _check_out(args: argparse.Namespace) -> str:
-    """The run folder, checked before any work: never a file, never someone else's run by accident."""
-    out = os.path.expanduser(args.out)
-    if args.resume and args.overwrite:
-        _fail("nets train: --resume continues the run in --out, --overwrite replaces it; pass one of them")
-    if os.path.exists(out) and not os.path.isdir(out):
-        _fail(f"nets train: --out {out} is a file, not a folder; choose a folder for the run")
-    held = [f for f in RUN_FILES if os.path.exists(os.path.join(out, f))]
-    if held and not (args.resume or args.overwrite):
-        _fail(
-            f"nets train: {out} already holds a run ({', '.join(held)}); continue it with --resume, replace "
-            "it with --overwrite, or choose another --out"
-        )
-    parent = os.path.dirname(os.path.abspath(out))
-    while not os.path.exists(parent):
-        parent = os.path.dirname(parent)
-    if not os.access(parent if not os.path.isdir(out) else out, os.W_OK):
-        _fail(f"nets train: cannot write to {out} (permission denied); choose another --out")
-    return out  # fit(overwrite=True) replaces the old run's files when the new run starts
-
-
 def _epochs_done(out: str) -> int:
     import json
 
@@ -137,18 +130,22 @@ def _epochs_done(out: str) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return _train_run(args)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         done = _epochs_done(os.path.expanduser(args.out))
+        how, status = ("stopped by SIGTERM", EXIT_TERMINATED) if isinstance(stop, Terminated) else (
+            "interrupted", EXIT_INTERRUPTED)  # fmt: skip
         _fail(
-            f"nets train: interrupted after epoch {done}; continue with --resume "
-            f"(the same command with --resume added)"
+            f"nets train: {how} after epoch {done}; continue with --resume (the same command with --resume added)"
             if done
-            else "nets train: interrupted before the first epoch ended; nothing was saved, start again",
-            EXIT_INTERRUPTED,
+            else f"nets train: {how} before the first epoch ended; nothing was saved, start again",
+            status,
         )
-        return EXIT_INTERRUPTED
+        return status
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _train_run(args: argparse.Namespace) -> int:
@@ -156,8 +153,7 @@ def _train_run(args: argparse.Namespace) -> int:
     from .registry import entry
     from .train import (
         TrainConfig,
-        TrainingDiverged,
-        fit,
+        check_out,
         init_distributed,
         plan_budget,
         resolve_device,
@@ -169,9 +165,13 @@ def _train_run(args: argparse.Namespace) -> int:
         config = TrainConfig(**{k: getattr(args, k) for k in SETTINGS})
         device = resolve_device(args.device)
         plan = plan_budget(args.budget, device, name) if args.budget is not None else None
+        if args.resume and args.overwrite:
+            raise ValueError("--resume continues the run in --out, --overwrite replaces it; pass one of them")
+        out = check_out(args.out, resume=args.resume, overwrite=args.overwrite, flag="--out")
+        data_lib.check_data_root(args.data_root)
     except ValueError as e:
         _fail(f"nets train: {e}")
-    args.out = _check_out(args)
+    args.out = str(out)
     image_size = settle(config, plan).image_size
     if image_size < entry(name).min_size:
         _fail(
@@ -179,31 +179,38 @@ def _train_run(args: argparse.Namespace) -> int:
         )
     rank, world_size, started_group = init_distributed(device)
     try:
-        progress = not args.quiet and rank == 0
-        data = _load_data(data_lib, args, image_size, plan, rank, world_size, progress)
-        try:
-            history = fit(
-                name,
-                data,
-                config=config,
-                device=device,
-                out=args.out,
-                resume=args.resume,
-                overwrite=args.overwrite,
-                budget=plan,
-                progress=progress,
-            )
-        except TrainingDiverged as e:
-            _fail(f"nets train: {e}", EXIT_FAILED)
-        except (ValueError, FileNotFoundError) as e:  # settings fit refuses, e.g. resuming a different run
-            _fail(f"nets train: {e}")
-        except OSError as e:  # a full disk while saving, say: the last good checkpoint is kept
-            _fail(f"nets train: {e}", EXIT_FAILED)
+        with ExitStack() as held:
+            if rank == 0:  # one writer per run folder, from before the data loads (fit takes it again)
+                try:
+                    notice = held.enter_context(folder_lock(out, what="run", advice="wait for it to end"))
+                except FolderInUseError as e:
+                    _fail(f"nets train: {e}")
+                if notice and not args.quiet:
+                    print(notice)
+            return _train_locked(args, data_lib, name, config, device, plan, image_size, rank, world_size)
     finally:
         if started_group:
             import torch.distributed as dist
 
             dist.destroy_process_group()
+
+
+def _train_locked(
+    args, data_lib, name: str, config, device, plan, image_size: int, rank: int, world_size: int
+) -> int:
+    from .train import TrainingDiverged, fit
+
+    progress = not args.quiet and rank == 0
+    data = _load_data(data_lib, args, image_size, plan, rank, world_size, progress)
+    try:
+        history = fit(name, data, config=config, device=device, out=args.out, resume=args.resume,
+                      overwrite=args.overwrite, budget=plan, progress=progress)  # fmt: skip
+    except TrainingDiverged as e:
+        _fail(f"nets train: {e}", EXIT_FAILED)
+    except (ValueError, FileNotFoundError) as e:  # settings fit refuses, e.g. resuming a different run
+        _fail(f"nets train: {e}")
+    except OSError as e:  # a full disk while saving, say (the message says what was kept)
+        _fail(f"nets train: {e}", EXIT_FAILED)
     if rank == 0:
         final = history.final
         print(

@@ -18,6 +18,7 @@ __all__ = [
     "check_float",
     "check_input_size",
     "check_int",
+    "check_seed",
     "check_ints",
     "check_probability",
 ]
@@ -40,6 +41,16 @@ def check_int(name: str, value: object, *, minimum: int | None = 1, maximum: int
     if maximum is not None and value > maximum:
         raise ValueError(f"{name} must be at most {maximum}, got {value!r}")
     return value
+
+
+MAX_SEED = 2**32 - 1  # numpy's and torch's generators all take seeds up to this
+
+
+def check_seed(name: str, value: object) -> int:
+    """A random seed: an integer in [0, 2**32 - 1], the range every generator nets seeds accepts."""
+    if isinstance(value, Integral) and not isinstance(value, bool) and not 0 <= value <= MAX_SEED:
+        raise ValueError(f"{name} must be an integer from 0 to {MAX_SEED} (2**32 - 1), got {value!r}")
+    return check_int(name, value, minimum=0)
 
 
 def check_float(

@@ -19,11 +19,17 @@ import hashlib
 import os
 import re
 import shutil
-from collections.abc import Iterable
+import socket
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 __all__ = [
+    "LOCK_NAME",
     "DiskSpaceError",
+    "FolderInUseError",
+    "current_umask",
+    "folder_lock",
     "atomic_write",
     "atomic_write_text",
     "check_free_space",
@@ -90,7 +96,7 @@ def atomic_write(path: Path, data: bytes, *, if_full: str = "free some space and
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, 0o666 & ~current_umask())  # as open() would make it: the user's umask decides
         os.replace(tmp, path)
     except OSError as err:
         if err.errno == errno.ENOSPC and not isinstance(err, DiskSpaceError):
@@ -107,6 +113,79 @@ def atomic_write(path: Path, data: bytes, *, if_full: str = "free some space and
 def atomic_write_text(path: Path, text: str, *, if_full: str = "free some space and try again") -> None:
     """:func:`atomic_write` for text (UTF-8)."""
     atomic_write(path, text.encode(), if_full=if_full)
+
+
+def current_umask() -> int:
+    """This process's umask (read by setting it and setting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+LOCK_NAME = ".lock"  # in a folder one process writes at a time: "<pid> <host>" of the writer
+
+
+class FolderInUseError(RuntimeError):
+    """Another live process holds the folder's lock; the message names it and what to do."""
+
+
+def _holder(lock: Path) -> tuple[int | None, str]:
+    try:
+        pid, _, host = lock.read_text().strip().partition(" ")
+        return int(pid), host
+    except (OSError, ValueError):
+        return None, ""
+
+
+@contextmanager
+def folder_lock(
+    folder: Path, *, what: str = "folder", advice: str = "wait for it to end"
+) -> Iterator[str | None]:
+    """Hold ``folder/.lock`` while the block runs: one writer per folder, across processes.
+
+    The lock file is created exclusively and holds this process's id and host; it is removed when the
+    block ends (an exception or Ctrl-C included). If a live process holds it, :class:`FolderInUseError`
+    names that process; a lock left by a process that is gone (killed with -9, say) on this host is
+    taken over, and the block receives a one-line notice saying so (else None). Taking a lock this
+    process already holds is allowed and leaves it to the outer holder to release.
+    """
+    folder = Path(folder)
+    made = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    lock, host = folder / LOCK_NAME, socket.gethostname()
+    notice = None
+    while True:
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+        except FileExistsError:
+            pid, holder_host = _holder(lock)
+            if (pid, holder_host) == (os.getpid(), host):
+                yield None  # an outer block of this process holds it, and will release it
+                return
+            if pid is not None and holder_host == host and not pid_alive(pid):
+                lock.unlink(missing_ok=True)
+                notice = f"took over {lock}: process {pid}, which held it, is gone"
+                continue
+            who = (
+                f"process {pid} on {holder_host or 'an unknown host'}"
+                if pid is not None
+                else "another process"
+            )
+            raise FolderInUseError(
+                f"{folder} is in use by {who} (its {what}); {advice}, or choose another folder. "
+                f"If that process is gone, delete {lock}."
+            ) from None
+        with os.fdopen(fd, "w") as f:
+            f.write(f"{os.getpid()} {host}\n")
+        break
+    try:
+        yield notice
+    finally:
+        if _holder(lock) == (os.getpid(), host):
+            lock.unlink(missing_ok=True)
+        if made:  # a folder made only for the lock, left empty (the run failed before writing), goes too
+            with suppress(OSError):
+                folder.rmdir()
 
 
 def pid_alive(pid: int) -> bool:

@@ -56,7 +56,7 @@ def train_args(root: Path, out: Path, *extra: str) -> list[str]:
         ),
         (
             ["train", "--model", "resnet18", "--seed", "-1", "--out", "x"],
-            "seed must be an integer >= 0, got -1",
+            "seed must be an integer from 0 to 4294967295 (2**32 - 1), got -1",
         ),
         (["train", "--model", "resnet18", "--optimizer", "lbfgs", "--out", "x"], "optimizer must be one of"),
         (["train", "--model", "resnet18", "--data", "imagenet", "--out", "x"], "invalid choice: 'imagenet'"),

@@ -6,6 +6,7 @@ file takes seconds; a run's behaviour is what is checked, not just that it retur
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import hashlib
 import json
@@ -296,9 +297,22 @@ def test_checkpoint_loads_with_weights_only_and_bad_files_say_so(tmp_path):
     load_checkpoint(tmp_path / "checkpoint.pt", fresh)
     assert_same_weights(net, fresh)
 
-    (tmp_path / "broken.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="not a readable nets checkpoint"):
-        load_checkpoint(tmp_path / "broken.pt")
+    (tmp_path / "notes.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(
+        ValueError, match="notes.pt is not a checkpoint .not a file torch.save wrote.; check the path"
+    ):
+        load_checkpoint(tmp_path / "notes.pt")
+    whole = (tmp_path / "checkpoint.pt").read_bytes()
+    (tmp_path / "cut.pt").write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(
+        ValueError, match="cut.pt is a damaged checkpoint .*cut short.*delete it to start afresh"
+    ):
+        load_checkpoint(tmp_path / "cut.pt")
+    torch.save({"format": 2, "code": collections.OrderedDict(a=make_data)}, tmp_path / "unsafe.pt")
+    with pytest.raises(
+        ValueError, match="unsafe.pt holds Python objects besides tensors.*weights_only=False"
+    ):
+        load_checkpoint(tmp_path / "unsafe.pt")
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         load_checkpoint(tmp_path / "missing")
 

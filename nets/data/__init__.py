@@ -39,11 +39,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..checks import check_choice, check_float, check_int
+from ..checks import check_choice, check_float, check_int, check_seed
 from ..files import DiskSpaceError
 from . import fashion, imagenette, standin
 from .augment import CROP_RATIO, CROP_SCALE, EVAL_CROP, MEAN, STD, augmented, crop_resize, gather, raw
-from .cache import UnreadableImageWarning, data_dir
+from .cache import UnreadableImageWarning, check_data_root, data_dir
 from .fashion import FASHION_CLASSES, FASHION_COUNTS, FashionMNISTUnavailable, prepare_fashion_mnist
 from .imagenette import (
     IMAGENETTE_CLASSES,
@@ -85,6 +85,7 @@ __all__ = [
     "balanced_subset",
     "batches",
     "crop_resize",
+    "check_data_root",
     "data_dir",
     "download_file",
     "load",
@@ -190,8 +191,8 @@ def load(
     resolution = check_int("resolution", resolution, minimum=16)
     if subset is not None:
         subset = check_int("subset", subset, minimum=1)
-    seed = check_int("seed", seed, minimum=0)
-    root = Path(root).expanduser() if root is not None else data_dir()
+    seed = check_seed("seed", seed)
+    root = check_data_root(root)
 
     if source == "standin":
         data = _standin(root, resolution, seed)
@@ -222,7 +223,7 @@ def balanced_subset(data: Data | Split, per_class: int, *, seed: int = 0) -> Dat
     chosen rows are copied out of the memory map (only those rows are read).
     """
     per_class = check_int("per_class", per_class, minimum=1)
-    seed = check_int("seed", seed, minimum=0)
+    seed = check_seed("seed", seed)
     if isinstance(data, Split):
         return _cut(data, per_class, seed, "train")
     if not (dataclasses.is_dataclass(data) and hasattr(data, "train") and hasattr(data, "val")):
@@ -291,7 +292,7 @@ def raw_batches(
     if not isinstance(split, Split):
         raise TypeError(f"batches expects a nets.data.Split, got {type(split).__name__}")
     batch_size = check_int("batch_size", batch_size, minimum=1)
-    seed = check_int("seed", seed, minimum=0)
+    seed = check_seed("seed", seed)
     epoch = check_int("epoch", epoch, minimum=0)
     world_size = check_int("world_size", world_size, minimum=1)
     rank = check_int("rank", rank, minimum=0)

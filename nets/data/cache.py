@@ -59,6 +59,30 @@ def data_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "nets"
 
 
+def check_data_root(root: str | os.PathLike | None = None) -> Path:
+    """The data folder (``root``, else ``$NETS_DATA_DIR``, else ``~/.cache/nets``), checked before any
+    work: a folder, or a path where one can be made, that this user can write; the message names the
+    setting it came from (``root`` / ``--data-root`` or ``NETS_DATA_DIR``) and what to do."""
+    if root is not None:
+        if not str(root).strip():
+            raise ValueError("root (--data-root) must name a folder for the data, got an empty path")
+        path, setting = Path(root).expanduser(), f"root (--data-root) {str(root)!r}"
+    else:
+        path = data_dir()
+        env = os.environ.get("NETS_DATA_DIR", "").strip()
+        setting = f"NETS_DATA_DIR={env!r}" if env else f"the default data folder {str(path)!r}"
+    fix = "set NETS_DATA_DIR=<folder> (or pass --data-root / load(root=...)) to a folder you can write"
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        where = "is a file" if existing == path else f"goes through {str(existing)!r}, a file"
+        raise ValueError(f"{setting} {where}, not a folder: {fix}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"cannot write to {setting} ({str(existing)!r} is read-only for this user): {fix}")
+    return path
+
+
 def _sentence(text: str) -> str:
     return f"{text[:1].upper()}{text[1:]}."
 

@@ -27,7 +27,7 @@ evaluation) and ``run`` (``fit``).
 
 from __future__ import annotations
 
-from .checkpoints import CHECKPOINT, CHECKPOINT_FORMAT, METRICS, load_checkpoint
+from .checkpoints import CHECKPOINT, CHECKPOINT_FORMAT, METRICS, check_out, load_checkpoint
 from .config import AMP_MODES, MAX_IMAGE_SIZE, OPTIMIZERS, SCHEDULES, TrainConfig
 from .env import init_distributed, resolve_device
 from .history import EPOCH_KEYS, History, TrainingDiverged
@@ -46,6 +46,7 @@ from .plan import (
 from .run import fit
 
 __all__ = [
+    "check_out",
     "AMP_MODES",
     "BRIEF_EPOCHS",
     "BUDGETS",

@@ -11,17 +11,20 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from ..files import atomic_write, remove_stale
+from ..files import atomic_write, folder_lock, remove_stale
 from .config import recorded_fields
 from .history import History
 
-__all__ = ["CHECKPOINT", "CHECKPOINT_FORMAT", "METRICS", "check_out", "check_resume", "load_checkpoint", "restore",
+__all__ = ["CHECKPOINT", "CHECKPOINT_FORMAT", "METRICS", "check_out", "check_resume", "hold_run", "load_checkpoint", "restore",
            "save_checkpoint"]  # fmt: skip
 
 CHECKPOINT = "checkpoint.pt"
@@ -68,7 +71,10 @@ def save_checkpoint(path, model, opt, sched, scaler, epoch: int, history: Histor
     state["sha256"] = _digest(state)
     buffer = io.BytesIO()
     torch.save(state, buffer)  # in memory first: a full disk then fails in a plain write, with errno
-    keep = f"the previous {path.name} is kept: free some space, then continue with resume=True (--resume)"
+    if path.exists():
+        keep = f"the previous {path.name} is kept: free some space, then continue with resume=True (--resume)"
+    else:
+        keep = "nothing of this run is saved yet: free some space, then start it again"
     atomic_write(path, buffer.getvalue(), if_full=keep)
 
 
@@ -88,11 +94,8 @@ def load_checkpoint(
         raise FileNotFoundError(f"no checkpoint at {path}")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # a truncated or foreign file: say which, and what to do
-        reason = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
-        raise ValueError(
-            f"{path} is not a readable nets checkpoint ({reason}); delete it to start afresh"
-        ) from e
+    except Exception as e:  # a foreign, unsafe or truncated file: say which, and what to do
+        raise ValueError(_unreadable(path, e)) from e
     if not isinstance(state, dict) or state.get("format") not in (1, CHECKPOINT_FORMAT):
         raise ValueError(f"{path} is not a nets.train checkpoint (format 1 or {CHECKPOINT_FORMAT})")
     if state["format"] == CHECKPOINT_FORMAT:
@@ -105,6 +108,26 @@ def load_checkpoint(
     if model is not None:
         model.load_state_dict(state["model"])
     return state
+
+
+def _unreadable(path: Path, error: Exception) -> str:
+    """Why ``torch.load(path, weights_only=True)`` failed, in words that say what to do."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head != b"PK\x03\x04":  # torch.save writes a zip archive
+        return f"{path} is not a checkpoint (not a file torch.save wrote); check the path, or choose another --out"
+    text = str(error)
+    if "weights_only" in text or "Unsupported global" in text:
+        return (
+            f"{path} holds Python objects besides tensors and plain values (a pickle that could run code), "
+            "so it is no checkpoint of nets.train, which reads only weights_only=True files. If you trust "
+            "where it came from and need it, load it yourself with torch.load(path, weights_only=False)"
+        )
+    reason = text.strip().splitlines()[-1] if text.strip() else type(error).__name__
+    return (
+        f"{path} is a damaged checkpoint ({reason}): it was probably cut short by a crash or a copy. "
+        "Restore it from a copy, or delete it to start afresh"
+    )
 
 
 def _rng_states() -> dict[str, Any]:
@@ -142,28 +165,78 @@ def check_resume(saved: dict[str, Any], now: dict[str, Any], path: Path) -> None
         )
 
 
-def check_out(out: str | os.PathLike | None, *, resume: bool, overwrite: bool) -> Path | None:
-    """The run folder, checked before any work: a folder (``~`` expanded), never someone's run by accident."""
+def check_out(
+    out: str | os.PathLike | None, *, resume: bool, overwrite: bool, flag: str = "out"
+) -> Path | None:
+    """The run folder, checked before any work (``~`` expanded): a folder that can be written, never
+    someone's run by accident. Nothing is changed on disk here: :func:`hold_run` does that, locked.
+    ``flag``: how messages name the setting (``"--out"`` for the command line)."""
     if out is None:
         if resume:
             raise ValueError("resume=True needs out=<folder> holding the checkpoint to continue")
         return None
-    if not isinstance(out, (str, os.PathLike)):
-        raise ValueError(f"out must be a folder path, got {out!r}")
+    if not isinstance(out, (str, os.PathLike)) or not str(out).strip():
+        raise ValueError(f"{flag} must name a folder for the run, got {out!r}")
     path = Path(out).expanduser()
-    if path.exists() and not path.is_dir():
-        raise ValueError(f"out={str(path)!r} is a file, not a folder; choose a folder for the run")
-    held = [name for name in (CHECKPOINT, METRICS) if (path / name).exists()]
+    _check_folder_path(path, f"{flag} {path}" if flag.startswith("--") else f"{flag}={str(path)!r}")
+    checkpoint, metrics = path / CHECKPOINT, path / METRICS
+    if checkpoint.is_dir():
+        raise ValueError(
+            f"{checkpoint} is a folder, not a checkpoint; move it away or choose another out folder"
+        )
+    held = [p.name for p in (checkpoint, metrics) if p.exists()]
     if held and not (resume or overwrite):
         raise ValueError(
             f"{path} already holds a run ({', '.join(held)}); continue it with resume=True (--resume), "
             "replace it with overwrite=True (--overwrite), or choose another out folder"
         )
-    if held and overwrite:
-        for name in held:
-            (path / name).unlink()
-    if path.is_dir():  # what runs killed mid-write left behind (and the fixed name older versions used)
-        remove_stale(path.glob(".*.tmp"))
-        for name in (CHECKPOINT, METRICS):
-            (path / f"{name}.tmp").unlink(missing_ok=True)
+    if resume and metrics.exists() and not checkpoint.exists():
+        raise ValueError(
+            f"{path} holds the metrics of a run ({METRICS}) but no {CHECKPOINT} to continue it from; "
+            "resuming would start afresh over them: replace the run with overwrite=True (--overwrite), "
+            "or choose another out folder"
+        )
     return path
+
+
+def _check_folder_path(path: Path, named: str) -> None:
+    """A folder can be made at ``path``: no file on the way, no dangling link, and write permission."""
+    if path.is_symlink() and not path.exists():
+        raise ValueError(f"{named} is a link to {os.readlink(path)!r}, which does not exist; "
+                         "point it at a folder or choose another out folder")  # fmt: skip
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{named} is a file, not a folder; choose a folder for the run")
+    existing = path
+    while not existing.exists():
+        if existing.is_symlink():
+            raise ValueError(f"{named} goes through {str(existing)!r}, a link to nothing")
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"{named} goes through {str(existing)!r}, which is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"cannot write to {str(path)!r} (permission denied in {str(existing)!r}); "
+                         "choose another out folder")  # fmt: skip
+
+
+@contextmanager
+def hold_run(out: Path | None, *, overwrite: bool) -> Iterator[None]:
+    """Lock the run folder for this process (one writer per run folder), then clear it if asked to.
+
+    A second run, resume or overwrite into a folder in use is refused with the other process named
+    (``nets.files.FolderInUseError``); a lock left by a process that is gone is taken over, with a notice.
+    """
+    if out is None:
+        yield
+        return
+    advice = "wait for it to end"
+    with folder_lock(out, what="run", advice=advice) as notice:
+        if notice:  # rare, and worth knowing even in a quiet run
+            print(f"nets.train: {notice}", file=sys.stderr)
+        if overwrite:
+            for name in (CHECKPOINT, METRICS):
+                (out / name).unlink(missing_ok=True)
+        # what runs killed mid-write left behind (and the fixed name older versions used)
+        remove_stale(out.glob(".*.tmp"))
+        for name in (CHECKPOINT, METRICS):
+            (out / f"{name}.tmp").unlink(missing_ok=True)
+        yield

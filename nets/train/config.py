@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields
 from functools import partial
 from typing import Any
 
-from ..checks import check_bool, check_choice, check_float, check_int, check_probability
+from ..checks import check_bool, check_choice, check_float, check_int, check_probability, check_seed
 
 __all__ = ["AMP_MODES", "MAX_IMAGE_SIZE", "OPTIMIZERS", "SCHEDULES", "RunFacts", "TrainConfig"]
 
@@ -84,7 +84,7 @@ class TrainConfig:
     amp: str | bool = _setting("auto", _check_amp, refresh=True)  # recorded as the dtype it chose
     channels_last: bool = _setting(False, check_bool)
     compile: bool = _setting(False, check_bool)
-    seed: int = _setting(0, partial(check_int, minimum=0), resume=True)
+    seed: int = _setting(0, check_seed, resume=True)
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -12,7 +12,7 @@ from ..checks import check_bool
 from ..data import balanced_subset
 from ..zoo import build
 from . import checkpoints
-from .checkpoints import CHECKPOINT, METRICS, check_out, check_resume, load_checkpoint, restore
+from .checkpoints import CHECKPOINT, METRICS, check_out, check_resume, hold_run, load_checkpoint, restore
 from .config import RunFacts, TrainConfig, recorded_fields
 from .env import Env, amp_dtype, process_group, resolve_device
 from .history import History
@@ -64,7 +64,7 @@ def fit(
     config = _configure(config, epochs, overrides)
     out = _check_out(out, resume, overwrite)
     dev = resolve_device(device)
-    with process_group(dev) as (rank, world_size):
+    with process_group(dev) as (rank, world_size), hold_run(out if rank == 0 else None, overwrite=overwrite):
         env = Env(dev, rank, world_size, amp_dtype(config.amp, dev))
         show = progress and rank == 0
         plan = _plan(budget, model, data, env, show)

@@ -27,14 +27,14 @@ def _arms(arms: Mapping[str, Sequence[float]], what: str) -> dict[str, list[floa
     for name, values in arms.items():
         values = [float(v) for v in values]
         if not values or any(math.isnan(v) for v in values):
-            raise ValueError(f"{what}[{name!r}] must hold at least one number per seed (no NaN), got {values}")
+            raise ValueError(
+                f"{what}[{name!r}] must hold at least one number per seed (no NaN), got {values}"
+            )
         out[str(name)] = values
     return out
 
 
-def seed_points(
-    arms: Mapping[str, Sequence[float]], *, ylabel: str, title: str, log: bool = False
-) -> Figure:
+def seed_points(arms: Mapping[str, Sequence[float]], *, ylabel: str, title: str, log: bool = False) -> Figure:
     """Each arm's per-seed numbers as dots (one per seed) with a bar at the mean of the seeds."""
     arms = _arms(arms, "arms")
     finite = [v for values in arms.values() for v in values if math.isfinite(v)]
@@ -89,10 +89,14 @@ def seed_bands(
         for i, (name, seeds) in enumerate(arms.items()):
             seeds = [[float(v) for v in s] for s in seeds]
             if not seeds or any(len(s) != len(x) for s in seeds):
-                raise ValueError(f"arms[{name!r}] must be a list of seeds, each with {len(x)} values (one per x)")
+                raise ValueError(
+                    f"arms[{name!r}] must be a list of seeds, each with {len(x)} values (one per x)"
+                )
             color = _COLORS[i % len(_COLORS)]
             for s in seeds:
-                ax.plot(x, [v if math.isfinite(v) else math.nan for v in s], color=color, linewidth=0.8, alpha=0.5)
+                ax.plot(
+                    x, [v if math.isfinite(v) else math.nan for v in s], color=color, linewidth=0.8, alpha=0.5
+                )
             columns = list(zip(*seeds, strict=True))
             ok = [all(math.isfinite(v) for v in c) for c in columns]
             xs = [xv for xv, good in zip(x, ok, strict=True) if good]
@@ -100,7 +104,9 @@ def seed_bands(
             hi = [max(c) for c, good in zip(columns, ok, strict=True) if good]
             mean = [sum(c) / len(c) for c, good in zip(columns, ok, strict=True) if good]
             ax.fill_between(xs, lo, hi, color=color, alpha=0.18, linewidth=0)
-            ax.plot(xs, mean, color=color, linewidth=2, label=f"{name} ({len(seeds)} seeds: mean, each, range)")
+            ax.plot(
+                xs, mean, color=color, linewidth=2, label=f"{name} ({len(seeds)} seeds: mean, each, range)"
+            )
         if log:
             ax.set_yscale("log")
         ax.set_xlabel(xlabel)
