@@ -363,9 +363,43 @@ def test_archive_with_a_path_escaping_the_folder_is_refused(tmp_path):
         import io
 
         tar.addfile(info, io.BytesIO(b"bad"))
-    with pytest.raises(nd.ImagenetteUnavailable):
+    with pytest.raises(nd.ImagenetteUnavailable, match="refused to extract .*altered or is not Imagenette"):
         nd.prepare_imagenette(root, verify_md5=False, progress=False)
     assert not (tmp_path / "escaped.txt").exists()
+
+
+@pytest.mark.parametrize("link", ["loop", "outside", "file", "dangling", "class"])
+def test_links_in_the_tree_are_never_followed_and_the_counts_count_what_is_decoded(tree, tmp_path, link):
+    cls = tree / STEM / "train" / nd.IMAGENETTE_WNIDS[2]
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    shutil.copy(next(cls.glob("*.JPEG")), foreign / "stranger.JPEG")
+    target = {"loop": ".", "outside": foreign, "file": foreign / "stranger.JPEG", "dangling": tmp_path / "nothing",
+              "class": foreign}[link]  # fmt: skip
+    where = tree / STEM / "train" / "n99999999" if link == "class" else cls / f"{link}.JPEG"
+    where.symlink_to(target)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        d = nd.load("imagenette", root=tree, download=False, progress=False)
+    assert any(issubclass(w.category, ni.SkippedLinkWarning) and str(where) in str(w.message) for w in caught)
+    train_n, _ = PER_CLASS
+    assert d.train.labels.bincount().tolist() == [train_n - 1] + [train_n] * 9  # no copies, no strangers
+    classes, samples = ni.list_images(tree / STEM / "train", warn=False)
+    assert len(classes) == 10 and all(not Path(p).is_symlink() for p, _ in samples)
+
+
+def test_an_edited_cache_manifest_is_rebuilt_with_a_notice(tree):
+    first = load_quietly(source="imagenette", root=tree, download=False).val.labels.clone()
+    manifest_path = tree / "tensor-cache" / f"{STEM}-val-r144.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["counts"][0], manifest["counts"][1] = (
+        manifest["counts"][0] - 1,
+        manifest["counts"][1] + 1,
+    )  # same total
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.warns(UserWarning, match="manifest does not match its hash"):
+        second = load_quietly(source="imagenette", root=tree, download=False)
+    assert torch.equal(first, second.val.labels)
 
 
 def test_half_extracted_tree_is_never_taken_for_complete(archive, tmp_path):
@@ -713,6 +747,22 @@ def test_wrong_file_contents_are_refused_naming_the_file(name, payload, match, d
         nd.load("fashion-mnist", root=tmp_path / "cache", resolution=16, progress=False)
     assert str(bad / f"{name}.gz") in str(info.value) and "dataset-fashion-mnist" in str(info.value)
     assert not (fashion.raw_folder(tmp_path / "cache") / name).exists()
+
+
+def test_a_gz_that_decompresses_past_the_files_size_is_refused_before_the_disk_fills(
+    fake_fashion, tmp_path, fake_sizes
+):
+    root = tmp_path / "root"
+    shutil.copytree(fake_fashion, fashion.raw_folder(root))
+    bomb = fashion.raw_folder(root) / "t10k-labels-idx1-ubyte.gz"
+    with gzip.open(bomb, "wb") as f:  # a labels header, then far more bytes than the labels can be
+        f.write(ff.idx_labels(np.zeros(10 * FASHION_PER_CLASS[1], dtype=np.uint8))[:8] + bytes(8 << 20))
+    with pytest.raises(
+        fashion.FashionMNISTUnavailable, match="decompresses to more than .* refused as not Fashion-MNIST"
+    ):
+        nd.load("fashion-mnist", root=root, progress=False, fallback=False)
+    assert not [p for p in fashion.raw_folder(root).iterdir() if p.name.endswith(".tmp")]
+    assert not (fashion.raw_folder(root) / "t10k-labels-idx1-ubyte").exists()
 
 
 def test_a_damaged_raw_file_is_made_again_from_its_gz(debian, tmp_path):

@@ -128,6 +128,12 @@ def _array_hash(array: np.ndarray) -> str:
     return digest.hexdigest()
 
 
+def _manifest_hash(manifest: dict) -> str:
+    """SHA-256 of everything in a manifest but this hash: classes, counts, shape and keys alike."""
+    body = {k: v for k, v in manifest.items() if k != "manifest_hash"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
 def _open(npy: Path, manifest_path: Path, key: dict) -> tuple[np.ndarray, dict] | str:
     """The memory-mapped array and its manifest if both are intact and match ``key``; else why not."""
     if not npy.is_file() or not manifest_path.is_file():
@@ -136,6 +142,8 @@ def _open(npy: Path, manifest_path: Path, key: dict) -> tuple[np.ndarray, dict] 
         manifest = json.loads(manifest_path.read_text())
     except (OSError, ValueError):
         return "its manifest is unreadable"
+    if not isinstance(manifest, dict) or manifest.get("manifest_hash") != _manifest_hash(manifest):
+        return "its manifest does not match its hash (edited or damaged)"
     for field, value in key.items():
         if manifest.get(field) != value:
             return f"{field} changed" if field != "source_hash" else "the source images changed"
@@ -197,6 +205,7 @@ def _build(
             array = compact
         array.flush()
         manifest = {**key, **extras, "shape": list(array.shape), "array_hash": _array_hash(array)}
+        manifest["manifest_hash"] = _manifest_hash(manifest)
         del array
         os.replace(tmp, npy)
         writing = manifest_path

@@ -24,7 +24,6 @@ from __future__ import annotations
 import errno
 import gzip
 import os
-import shutil
 import struct
 import zlib
 from collections.abc import Mapping
@@ -187,7 +186,7 @@ def _decompress(gz: Path, target: Path, kind: str, expected_n: int, what_to_do: 
     check_free_space(target.parent, needed, f"the Fashion-MNIST file {target.name}")
     try:
         with gzip.open(gz, "rb") as src, open(tmp, "wb") as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
+            _copy_at_most(src, dst, needed + _MARGIN, gz, kind)
     except OSError as err:
         tmp.unlink(missing_ok=True)
         if err.errno == errno.ENOSPC:
@@ -199,6 +198,9 @@ def _decompress(gz: Path, target: Path, kind: str, expected_n: int, what_to_do: 
     except (EOFError, zlib.error) as err:  # a truncated .gz ends early
         tmp.unlink(missing_ok=True)
         raise _damaged(gz, f"{type(err).__name__}: {err}", what_to_do) from err
+    except FashionMNISTUnavailable:  # decompressed past the size a Fashion-MNIST file has
+        tmp.unlink(missing_ok=True)
+        raise
     problem = _idx_problem(tmp, kind, expected_n)
     if problem is not None:
         tmp.unlink(missing_ok=True)
@@ -207,6 +209,23 @@ def _decompress(gz: Path, target: Path, kind: str, expected_n: int, what_to_do: 
             short=f"Fashion-MNIST file {gz.name} is wrong ({problem})",
         )
     os.replace(tmp, target)
+
+
+_MARGIN = 1 << 16  # bytes beyond a file's expected size before decompression stops
+
+
+def _copy_at_most(src, dst, limit: int, gz: Path, kind: str) -> None:
+    """Copy ``src`` to ``dst``, refusing (before the disk fills) a stream longer than ``limit`` bytes."""
+    total = 0
+    while chunk := src.read(1 << 20):
+        total += len(chunk)
+        if total > limit:
+            raise FashionMNISTUnavailable(
+                f"{gz} decompresses to more than {limit:,} bytes, more than a Fashion-MNIST {kind} file holds: "
+                "refused as not Fashion-MNIST (decompression stopped there). Replace it with the real file",
+                short=f"Fashion-MNIST file {gz.name} is too large when decompressed",
+            )
+        dst.write(chunk)
 
 
 def _damaged(gz: Path, why: str, what_to_do: str) -> FashionMNISTUnavailable:

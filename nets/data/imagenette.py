@@ -19,6 +19,7 @@ import socket
 import tarfile
 import time
 import urllib.parse
+import warnings
 import zlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -29,6 +30,7 @@ from ..checks import check_choice
 from ..files import atomic_write_text, check_free_space, md5, remove_stale
 from .cache import (
     CACHE_VERSION,
+    UnreadableImageWarning,
     cached,
     data_dir,
     decode_files,
@@ -43,7 +45,9 @@ __all__ = [
     "SPLITS",
     "ImagenetteChecksumError",
     "ImagenetteUnavailable",
+    "SkippedLinkWarning",
     "download_file",
+    "list_images",
     "prepare_imagenette",
     "read_split",
     "tree_name",
@@ -217,20 +221,52 @@ def _normalise_counts(counts: Mapping[str, Mapping[str, int]] | None) -> dict[st
     return {split: {str(k): int(v) for k, v in counts[split].items()} for split in SPLITS}
 
 
+class SkippedLinkWarning(UnreadableImageWarning):
+    """A link in the data tree was skipped: nets never follows one out of the tree or into a loop."""
+
+
+def list_images(split_dir: Path, *, warn: bool = True) -> tuple[list[str], list[tuple[str, int]]]:
+    """The class folders of ``split_dir`` (sorted) and every image the loader decodes, as
+    ``(path, class index)`` sorted by class then file name: regular files named ``*.jpeg`` (any case)
+    directly in a real class folder. Links, to files or folders, are skipped (with a warning unless
+    ``warn=False``): a link can lead out of the tree or back into it, and the counts that verify a
+    tree must count exactly what is decoded.
+    """
+    links: list[str] = []
+    classes: list[tuple[str, str]] = []
+    with os.scandir(split_dir) as entries:
+        for entry in entries:
+            if entry.is_symlink():
+                links.append(entry.path)
+            elif entry.is_dir(follow_symlinks=False):
+                classes.append((entry.name, entry.path))
+    classes.sort()
+    samples = []
+    for index, (_, folder) in enumerate(classes):
+        with os.scandir(folder) as files:
+            for f in sorted(files, key=lambda e: e.name):
+                if f.is_symlink():
+                    links.append(f.path)
+                elif f.name.lower().endswith(".jpeg") and f.is_file(follow_symlinks=False):
+                    samples.append((f.path, index))
+    if links and warn:
+        shown = ", ".join(links[:3]) + (f" and {len(links) - 3} more" if len(links) > 3 else "")
+        warnings.warn(f"skipped {len(links)} link(s) in {split_dir} (links in a data tree are not followed): "
+                      f"{shown}", SkippedLinkWarning, stacklevel=2)  # fmt: skip
+    return [name for name, _ in classes], samples
+
+
 def _count_images(tree: Path) -> dict[str, dict[str, int]]:
-    """Per split, per class folder: how many ``*.jpeg`` files (any case, as torchvision counts them)."""
+    """Per split, per class folder: how many images the loader decodes (see :func:`list_images`)."""
     counts: dict[str, dict[str, int]] = {}
     for split in SPLITS:
         counts[split] = {}
         split_dir = tree / split
-        if not split_dir.is_dir():
+        if not split_dir.is_dir() or split_dir.is_symlink():
             continue
-        for entry in os.scandir(split_dir):
-            if entry.is_dir():
-                with os.scandir(entry.path) as files:
-                    counts[split][entry.name] = sum(
-                        1 for f in files if f.name.lower().endswith(".jpeg") and f.is_file()
-                    )
+        classes, samples = list_images(split_dir, warn=False)
+        found = np.bincount([c for _, c in samples], minlength=len(classes)).tolist() if classes else []
+        counts[split] = dict(zip(classes, found, strict=True))
     return counts
 
 
@@ -315,6 +351,12 @@ def _extract(
             with tarfile.open(archive) as tar:
                 members = tqdm(tar, desc=f"extracting {archive.name}", unit=" files", disable=not progress)
                 tar.extractall(tmp, members=members, filter="data")
+        except tarfile.FilterError as err:  # a member that would land outside the folder, or a device
+            raise ImagenetteUnavailable(
+                f"refused to extract {archive}: {err}. A genuine Imagenette archive never does this, so "
+                "this one was altered or is not Imagenette: nothing of it was kept. Delete it and run again "
+                "to download the real one."
+            ) from err
         except (tarfile.TarError, EOFError, zlib.error, OSError) as err:
             raise ImagenetteUnavailable(
                 f"could not extract {archive} ({type(err).__name__}: {err}). The file is probably truncated or "
@@ -377,16 +419,13 @@ def read_split(
     The first call decodes every JPEG (unreadable ones are skipped with a warning and recorded in the
     manifest); later calls only memory-map, until a source file is added, removed or edited.
     """
-    from torchvision.datasets import Imagenette
-    from torchvision.datasets.folder import make_dataset
-
     stem = tree_name(size)
-    ds = Imagenette(str(root), split=split, size=size, download=False)
-    if list(ds.wnids) != IMAGENETTE_WNIDS[: len(ds.wnids)] or not ds.wnids:
-        raise ImagenetteUnavailable(f"{root / stem / split} has unexpected class folders: {ds.wnids}")
-    samples = getattr(ds, "_samples", None)  # [(path, class index)], sorted by class then file name
-    if samples is None:  # torchvision renamed its private list: build the same one publicly
-        samples = make_dataset(str(root / stem / split), ds.wnid_to_idx, extensions=".jpeg")
+    split_dir = root / stem / split
+    if not split_dir.is_dir() or split_dir.is_symlink():
+        raise ImagenetteUnavailable(f"{split_dir} is not a folder of class folders")
+    wnids, samples = list_images(split_dir)
+    if not wnids or wnids != IMAGENETTE_WNIDS[: len(wnids)]:
+        raise ImagenetteUnavailable(f"{split_dir} has unexpected class folders: {wnids}")
     paths = [p for p, _ in samples]
     labels = np.array([c for _, c in samples], dtype=np.int64)
     key = {
