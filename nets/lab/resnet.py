@@ -1,7 +1,8 @@
 """What the ResNet chapter measures: the degradation experiment's verdict, and the gradient at initialisation.
 
-- :func:`degradation_verdict`: what the chapter's plain and residual runs at two depths showed, read the
-  way the paper's Fig. 4 is (final training loss), in sentences decided by the numbers.
+- :func:`degradation_verdict`: what the chapter's plain and residual runs at two depths, several seeds
+  each, showed: is the deeper plain net worse than the shallower one, and does the residual net fix
+  that? Each question is decided by ``nets.lab.verdicts.compare``, the effect against the seeds' spread.
 - :func:`conv_gradient_norms` backpropagates one random batch once and returns every conv weight's
   gradient norm in forward order; the chapter plots it for ResNets and their plain twins
   (``residual=False``) to show that in BatchNorm networks the gradient does not vanish but grows toward
@@ -20,114 +21,88 @@ from torch.nn import functional as F
 
 from ..checks import check_input_size, check_int
 from ..probes import device_of, eval_mode, record
+from .verdicts import Comparison, compare
 
 __all__ = ["Degradation", "conv_gradient_norms", "degradation_verdict"]
 
 
 class Degradation(NamedTuple):
-    """What :func:`degradation_verdict` read from the runs: three orderings and the sentences.
-
-    Each ordering is True (as in the paper's Fig. 4), False (the other way round) or None (the two losses
-    are within the tolerance: too close to call with one seed).
-    """
+    """What :func:`degradation_verdict` read from the runs: its two comparisons and the sentences."""
 
     shallow: int  # depth of the shallower twins
     deep: int  # depth of the deeper twins
-    degraded: bool | None  # the deeper plain net ended with the HIGHER training loss
-    skips_helped: bool | None  # at the deeper depth, the residual net ended lower than the plain one
-    deeper_resnet_better: bool | None  # the deeper residual net ended lower than the shallower one
+    depth: Comparison  # without skips: the deeper plain net against the shallower one
+    skips: Comparison  # at the deeper depth: the residual net against its plain twin
     text: str
 
     @property
-    def as_in_paper(self) -> int:
-        """How many of the three orderings came out as in the paper's Fig. 4 (0 to 3)."""
-        return sum(o is True for o in (self.degraded, self.skips_helped, self.deeper_resnet_better))
+    def degraded(self) -> bool | None:
+        """True: the deeper plain net clearly trained worse; False: clearly better; None: no clear difference."""
+        return None if self.depth.winner is None else self.depth.winner == self.depth.b
+
+    @property
+    def skips_helped(self) -> bool | None:
+        """True: the deeper residual net clearly trained better than its plain twin; False: clearly worse."""
+        return None if self.skips.winner is None else self.skips.winner == self.skips.a
+
+
+def _seeds(kind: str, depth: int, values) -> list[float]:
+    """One arm's per-seed numbers, a run that diverged (NaN or inf) as ``inf``: worse than any other."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        raise TypeError(f"{kind}[{depth}] must be a list of per-seed numbers (one per seed), got {values!r}")
+    if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in values):
+        raise TypeError(
+            f"{kind}[{depth}] must hold numbers (a training error or loss per seed), got {values!r}"
+        )
+    return [float(v) if math.isfinite(v) else math.inf for v in values]
 
 
 def degradation_verdict(
-    plain: Mapping[int, float], residual: Mapping[int, float], *, tolerance: float = 0.05
+    plain: Mapping[int, Sequence[float]],
+    residual: Mapping[int, Sequence[float]],
+    *,
+    what: str = "final training error (%)",
+    unit: str = "points",
 ) -> Degradation:
-    """The verdict on plain vs residual nets at two depths, from their final training losses.
+    """The verdict on plain vs residual nets at two depths, from each seed's final training error.
 
-    ``plain`` and ``residual`` map the same two depths (e.g. ``{8: loss, 32: loss}``) to each run's final
-    training loss. The paper's Fig. 4 has three orderings: the deeper plain net ends HIGHER than the
-    shallower one (degradation), the deeper residual net ends lower than its plain twin (the skips help)
-    and lower than the shallower residual net (with skips, depth pays). Each is checked here; a gap of
-    at most ``tolerance`` (in the loss's units, nats) is called a tie. A loss that is not finite (a run
-    that diverged) counts as the highest.
+    ``plain`` maps two depths (e.g. ``{8: [...], 32: [...]}``) to the per-seed numbers of the plain
+    nets, ``residual`` the deeper of them (at least) to the residual nets'; lower is better (a training
+    error or loss: ``what`` and ``unit`` name it). A run that diverged (NaN or inf) never got there.
+    Two questions, each decided by :func:`nets.lab.verdicts.compare` (every seed beyond every seed of
+    the other arm, and the gap of the means beyond the seed-to-seed spread): is the deeper plain net
+    worse than the shallower one (degradation), and is the deeper residual net better than its plain
+    twin (the skips help)?
     """
     depths = sorted(plain)
-    if len(depths) != 2 or sorted(residual) != depths:
+    if len(depths) != 2 or depths[1] not in residual:
         raise ValueError(
-            f"plain and residual must map the same two depths to training losses, e.g. {{8: 1.8, 32: 2.0}}; "
-            f"got depths {sorted(plain)} and {sorted(residual)}"
+            "plain must map two depths to per-seed training errors and residual the deeper one too, e.g. "
+            f"plain={{8: [20.1, 21.0, 20.5], 32: [...]}}, residual={{32: [...]}}; got depths {depths} "
+            f"and {sorted(residual)}"
         )
-    if not (isinstance(tolerance, (int, float)) and math.isfinite(tolerance) and tolerance >= 0):
-        raise ValueError(f"tolerance must be a finite number >= 0, got {tolerance!r}")
     shallow, deep = depths
-    loss = {}
-    for kind, runs in (("plain", plain), ("residual", residual)):
-        for depth, value in runs.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise TypeError(f"{kind}[{depth}] must be a number (a training loss), got {value!r}")
-            loss[kind, depth] = float(value) if math.isfinite(value) else math.inf
-
-    def lower(a: tuple[str, int], b: tuple[str, int]) -> bool | None:
-        """True if run a ended lower than run b by more than the tolerance, False if higher, None: a tie."""
-        if loss[a] == loss[b] or abs(loss[a] - loss[b]) <= tolerance:
-            return None
-        return loss[a] < loss[b]
-
-    def ended(key: tuple[str, int]) -> str:
-        return "diverged" if math.isinf(loss[key]) else f"ended at {loss[key]:.3f}"
-
-    def by(a: tuple[str, int], b: tuple[str, int]) -> str:
-        d = abs(loss[a] - loss[b])
-        return "" if math.isinf(d) else f" by {d:.3f}"
-
-    def tie(a: tuple[str, int], b: tuple[str, int]) -> str:
-        if math.isinf(loss[a]):
-            return "both diverged: no comparison"
-        return f"within {tolerance:g} of each other, too close to call with one seed"
-
-    p_s, p_d, r_s, r_d = ("plain", shallow), ("plain", deep), ("residual", shallow), ("residual", deep)
-
-    degraded = lower(p_s, p_d)
-    head = f"in training loss the plain {deep}-layer net {ended(p_d)}, the plain {shallow}-layer one {ended(p_s)}: "
-    if degraded is None:
-        first = head + f"{tie(p_d, p_s)}; no clear degradation at this budget."
-    elif degraded:
-        first = (
-            head + f"the deeper plain net trained worse{by(p_d, p_s)}, the degradation of the paper's Fig. 4."
-        )
-    else:
-        first = head + f"the deeper plain net trained better{by(p_d, p_s)}: no degradation at this budget."
-
-    skips_helped = lower(r_d, p_d)
-    head = f"At {deep} layers the residual net {ended(r_d)}, its plain twin {ended(p_d)}: "
-    if skips_helped is None:
-        second = head + f"{tie(r_d, p_d)}."
-    elif skips_helped:
-        second = head + f"the skips helped{by(r_d, p_d)}."
-    else:
-        second = (
-            head + f"the skips did not help at this budget (the residual net ended higher{by(r_d, p_d)})."
-        )
-
-    deeper_better = lower(r_d, r_s)
-    head = f"With skips, {deep} layers {ended(r_d)} and {shallow} layers {ended(r_s)}: "
-    if deeper_better is None:
-        third = head + f"{tie(r_d, r_s)}."
-    elif deeper_better:
-        third = head + f"the deeper ResNet trained better{by(r_d, r_s)}, as in the paper."
-    else:
-        third = head + f"the deeper ResNet trained worse{by(r_d, r_s)}, unlike the paper."
-
-    result = Degradation(shallow, deep, degraded, skips_helped, deeper_better, "")
-    total = f"{result.as_in_paper} of the paper's 3 orderings appeared" + (
-        " (a tie counts as not appearing)." if None in (degraded, skips_helped, deeper_better) else "."
+    p_s, p_d = _seeds("plain", shallow, plain[shallow]), _seeds("plain", deep, plain[deep])
+    r_d = _seeds("residual", deep, residual[deep])
+    how = dict(higher_is_better=False, unit=unit, what=what)
+    depth = compare(f"plain{deep}", p_d, f"plain{shallow}", p_s, **how)
+    skips = compare(f"resnet{deep}", r_d, f"plain{deep}", p_d, **how)
+    result = Degradation(shallow, deep, depth, skips, "")
+    first = {
+        True: "the deeper plain net trained worse: degradation, beyond the seed-to-seed spread.",
+        False: "the deeper plain net trained better: no degradation in these runs.",
+        None: "no clear degradation in these runs.",
+    }[result.degraded]
+    second = {
+        True: f"the skips helped: the residual {deep}-layer net trained clearly better than its plain twin.",
+        False: f"the skips did not help here: the residual {deep}-layer net trained worse than its plain twin.",
+        None: "no clear effect of the skips in these runs.",
+    }[result.skips_helped]
+    n = max(len(p_s), len(p_d), len(r_d))
+    text = (
+        f"Verdict: in these brief runs ({n} seeds per network), without skips, {deep} against {shallow} "
+        f"layers: {depth.text}. So {first}\nWith skips at {deep} layers: {skips.text}. So {second}"
     )
-    text = "\n".join(["Verdict: " + first, second, third, total])
     return result._replace(text=text)
 
 

@@ -5,13 +5,15 @@
 - :func:`layer_costs` and :func:`activation_memory`: one forward pass recorded with
   ``nets.probes.record``, layer by layer. Receptive fields come from ``nets.probes.receptive_field``.
 - :func:`scale_jitter`: the paper's multi-scale training crops (Sec. 3.1).
-- :func:`batchnorm_verdict`: what the chapter's two brief runs, with and without BatchNorm, showed.
+- :func:`batchnorm_verdict`: what the chapter's brief runs with and without BatchNorm, several seeds
+  each, showed, decided by ``nets.lab.verdicts.compare`` (the effect against the seeds' spread).
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -22,6 +24,7 @@ from ..cards import card
 from ..checks import check_choice, check_input_size
 from ..models.vgg import CONFIGS, HEAD, weight_layers
 from ..probes import record
+from .verdicts import compare
 
 __all__ = [
     "TABLE2_WITHOUT_CARD",
@@ -186,48 +189,47 @@ def scale_jitter(
     return crops
 
 
-def batchnorm_verdict(runs: dict, *, chance: float, near_chance: float = 1.5) -> str:
-    """One sentence on ``{"with BatchNorm": run, "without BatchNorm": run}``, decided by their numbers.
+def batchnorm_verdict(runs: Mapping[str, Sequence], *, chance: float, near_chance: float = 1.5) -> str:
+    """One sentence on ``{"with BatchNorm": [run, ...], "without BatchNorm": [run, ...]}``, a run per seed.
 
-    A run is a ``nets.train.History`` (its last epoch counts), or None for a run that diverged. Says
-    which network reached the lower training loss and the higher validation top-1 after the same number
-    of optimiser steps (read from the histories' configs: epochs x training batches per epoch), and by
-    how much; a network whose top-1 is at most ``near_chance`` x ``chance`` is said to be near chance.
+    A run is a ``nets.train.History`` (its last epoch counts), or None for a run that diverged (counted
+    at ``chance``: it ended predicting nothing). The two arms' validation top-1, in points, is compared
+    by :func:`nets.lab.verdicts.compare`: one arm wins only if every seed of it beats every seed of the
+    other and the gap of the means is beyond the seed-to-seed spread, else "no clear difference". An
+    arm whose every seed ended at most ``near_chance`` x ``chance`` is said to stay near chance. All
+    runs must have taken the same number of optimiser steps (epochs x training batches per epoch, read
+    from the histories' configs).
     """
     labels = ("with BatchNorm", "without BatchNorm")
-    if set(runs) != set(labels):
-        raise ValueError(f"runs must have the keys {labels}, got {sorted(runs)}")
+    if not isinstance(runs, Mapping) or set(runs) != set(labels):
+        raise ValueError(
+            f"runs must have the keys {labels}, each a list of runs (one per seed); got {sorted(runs) if isinstance(runs, Mapping) else type(runs).__name__}"
+        )
+    if isinstance(chance, bool) or not isinstance(chance, (int, float)) or not 0 < chance < 1:
+        raise ValueError(
+            f"chance must be the top-1 of guessing, a fraction in (0, 1) such as 0.1; got {chance!r}"
+        )
     steps = {
         len(run) * (run.config["train_size"] // run.config["batch_size"])
-        for run in runs.values()
+        for label in labels
+        for run in runs[label]
         if run is not None
     }
     if len(steps) > 1:
         raise ValueError(
             f"the runs took different numbers of optimiser steps ({sorted(steps)}): not a fair comparison"
         )
-    ended = {label: None if run is None else run.final for label, run in runs.items()}
-
-    def where(label: str) -> str:
-        e = ended[label]
-        if e is None:
-            return f"the network {label} diverged"
-        near = " (near chance)" if e["val_top1"] <= near_chance * chance else ""
-        return f"the network {label} reached a training loss of {e['train_loss']:.2f} and {e['val_top1']:.1%} val top-1{near}"
-
-    same = f"the same {steps.pop()} steps" if steps else "training"
-    head = f"After {same} (chance: {chance:.0%} top-1), {where(labels[0])}; {where(labels[1])}"
-    bn, plain = ended[labels[0]], ended[labels[1]]
-    if bn is None and plain is None:
-        return f"{head}. Neither trained: no verdict on BatchNorm."
-    if bn is None or plain is None:
-        trained = labels[0] if plain is None else labels[1]
-        return f"{head}. Only the network {trained} trained."
-    loss_gap = plain["train_loss"] - bn["train_loss"]
-    top1_gap = bn["val_top1"] - plain["val_top1"]
-    lower = "with" if loss_gap > 0 else "without"
-    higher = "with" if top1_gap > 0 else "without"
-    return (
-        f"{head}. The network {lower} BatchNorm ended {abs(loss_gap):.2f} lower in training loss, the one "
-        f"{higher} BatchNorm {abs(top1_gap) * 100:.1f} points higher in val top-1."
+    top1 = {
+        label: [100 * (chance if r is None else r.final["val_top1"]) for r in runs[label]] for label in labels
+    }
+    result = compare(
+        labels[0], top1[labels[0]], labels[1], top1[labels[1]], unit="points", what="val top-1 (%)"
     )
+    diverged = [
+        f"{sum(r is None for r in runs[label])} {label} diverged" for label in labels if None in runs[label]
+    ]
+    note = f"; {', '.join(diverged)}, counted at chance" if diverged else ""
+    near = [label for label in labels if max(top1[label]) <= 100 * near_chance * chance]
+    still = f" The network {' and the one '.join(near)} stayed near chance in every seed." if near else ""
+    same = f"the same {steps.pop()} optimiser steps" if steps else "training"
+    return f"After {same} per run (chance: {chance:.0%} top-1{note}): {result.text}.{still}"
