@@ -232,59 +232,75 @@ def _fake_fit(top1_of):
     return fit, calls
 
 
-def test_train_arms_gives_every_arm_the_same_steps_and_images(monkeypatch) -> None:
+def _toy_data():
     from nets.data import Data, Split
 
     def split(n):
         return Split(torch.zeros(n, 3, 8, 8, dtype=torch.uint8), torch.arange(n) % 10)
 
-    data = Data(split(1000), split(500), list("abcdefghij"), "toy", True, 8)
+    return Data(split(1000), split(500), list("abcdefghij"), "toy", True, 8)
+
+
+def test_train_arms_gives_every_arm_the_same_steps_and_images_once_per_seed(monkeypatch) -> None:
     arms = lab.equal_macs_arms()
     resolution = dict(zip(arms["resolution"], arms.index, strict=False))
     fit, calls = _fake_fit(lambda size, seed: {"compound": 0.6}.get(resolution.get(size), 0.5) + seed / 100)
     monkeypatch.setattr(lab, "fit", fit)
-    results = lab.train_arms(arms, data, steps=10, batch_size=8, val_per_class=5)
+    results = lab.train_arms(arms, _toy_data(), steps=10, batch_size=8, val_per_class=5, seeds=(0, 1, 3))
     assert list(results.index) == ["compound", "depth only", "width only", "resolution only"]  # no base
-    assert len(calls) == 5  # four arms, then compound again with the next seed
+    assert len(calls) == 12  # four arms, seed by seed
+    assert [c["seed"] for c in calls] == [0] * 4 + [1] * 4 + [3] * 4
     assert {(c["train"], c["val"], c["epochs"], c["batch_size"], c["optimizer"]) for c in calls} == {
         (80, 50, 1, 8, "adamw")  # 10 steps of 8 images: 8 per class; 5 per class to validate
     }
     assert [c["image_size"] for c in calls[:4]] == list(results["resolution"])
     assert all(c["model"].classifier.fc.weight.abs().max() == 0 for c in calls)  # every head starts at 0
-    assert results.loc["compound", "val top-1 %"] == pytest.approx(60.0)
-    assert results.attrs["repeat"] == {"arm": "compound", "seed": 1, "val top-1 %": pytest.approx(61.0)}
-    assert results.attrs["seed_spread"] == pytest.approx(1.0) and results.attrs["val_images"] == 50
-    assert results.attrs["steps"] == 10
-    # several seeds: the mean, a column per seed, and the spread from them (no extra repeat)
-    fit, calls = _fake_fit(lambda size, seed: 0.5 + seed / 10)
-    monkeypatch.setattr(lab, "fit", fit)
-    results = lab.train_arms(arms, data, steps=10, batch_size=8, val_per_class=5, seeds=(0, 2))
-    assert len(calls) == 8 and results.attrs["repeat"] is None
-    assert results["val top-1 %"].tolist() == pytest.approx([60.0] * 4)
-    assert results.attrs["seed_spread"] == pytest.approx(20.0) and "seed 2" in results.columns
+    assert results.loc["compound", "val top-1 %"] == pytest.approx((60 + 61 + 63) / 3)
+    assert results.loc["width only", "seed 3"] == pytest.approx(53.0)
+    assert results["spread"].tolist() == pytest.approx([3.0] * 4)
+    assert lab.per_seed(results) == {
+        "compound": pytest.approx([60, 61, 63]),
+        "depth only": pytest.approx([50, 51, 53]),
+        "width only": pytest.approx([50, 51, 53]),
+        "resolution only": pytest.approx([50, 51, 53]),
+    }
+    assert results.attrs["steps"] == 10 and results.attrs["val_images"] == 50
+    assert results.attrs["seeds"] == [0, 1, 3] and "3 seeds per arm" in results.attrs["measured"]
+    with pytest.raises(ValueError, match="no seed twice"):
+        lab.train_arms(arms, _toy_data(), steps=10, batch_size=8, seeds=(1, 1))
+    with pytest.raises(ValueError, match="seed N"):
+        lab.per_seed(arms)
 
 
-def test_scaling_verdict_is_decided_by_the_numbers() -> None:
-    arms = {"compound": 70.0, "depth only": 60.0, "width only": 64.0, "resolution only": 62.0}
-    v = lab.scaling_verdict(arms, 1000)
-    assert (v.best, v.runner_up, v.agrees, v.within_noise) == ("compound", "width only", True, False)
-    assert v.margin == pytest.approx(6.0) and v.compound_gap == 0
-    assert v.text.startswith("Verdict: compound scaling won.") and "as the paper found" in v.text
+def test_scaling_verdict_sets_compound_against_the_best_single_dimension_by_the_seed_spread() -> None:
+    arms = {
+        "compound": [70.0, 71.0, 69.5],
+        "depth only": [60.0, 61.0, 62.0],
+        "width only": [64.0, 65.0, 63.0],
+        "resolution only": [62.0, 62.5, 61.0],
+    }
+    v = lab.scaling_verdict(arms, measured="val top-1 after 10 steps")
+    assert (v.best, v.rival, v.agrees, v.clear) == ("compound", "width only", True, True)
+    assert v.comparison.effect == pytest.approx(70.1667 - 64.0, abs=1e-3)
+    assert v.text.startswith("Verdict: compound scaling learned best at equal MACs.")
+    assert "Against width alone, the best single dimension: compound scaling ahead by 6.2 points" in v.text
+    assert v.text.endswith("Measured: val top-1 after 10 steps.")
+    assert "Table" not in v.text and "Figure" not in v.text  # a brief run is not the paper's protocol
     # the numbers flip, the verdict flips
-    flipped = arms | {"compound": 58.0}
-    v = lab.scaling_verdict(flipped, 1000)
-    assert (v.best, v.agrees, v.within_noise) == ("width only", False, False)
-    assert v.compound_gap == pytest.approx(6.0) and "compound scaling did not win" in v.text
-    assert "unlike the paper" in v.text and "Width alone reached the best val top-1, 64.0%" in v.text
-    # the same gap inside the noise: of few validation images, or of a large spread between seeds
-    for v in (lab.scaling_verdict(arms, 50), lab.scaling_verdict(flipped, 1000, seed_spread=7.0)):
-        assert v.within_noise and v.agrees is None
-        assert v.text.startswith("Verdict: no clear winner.") and "neither confirms nor contradicts" in v.text
-    assert "spread between two seeds" in lab.scaling_verdict(flipped, 1000, seed_spread=7.0).text
-    noise = 200 * math.sqrt(2 * 0.64 * 0.36 / 1000)  # two standard errors of a difference near 64 %
-    assert lab.scaling_verdict(arms | {"compound": 64.1}, 1000).noise == pytest.approx(noise, rel=0.01)
+    flipped = arms | {"compound": [58.0, 57.0, 59.0]}
+    v = lab.scaling_verdict(flipped)
+    assert (v.best, v.rival, v.agrees) == ("width only", "width only", False)
+    assert v.text.startswith("Verdict: width alone learned better than compound scaling at equal MACs.")
+    # the same mean gap, but seeds that overlap: no clear difference
+    spread = arms | {"compound": [74.0, 60.0, 76.5]}
+    v = lab.scaling_verdict(spread)
+    assert v.agrees is None and not v.clear
+    assert v.text.startswith("Verdict: no clear difference at equal MACs.")
+    assert "no clear difference in val top-1 between compound scaling and width alone" in v.text
     with pytest.raises(ValueError, match="compound"):
-        lab.scaling_verdict({"width only": 50.0, "depth only": 40.0}, 100)
+        lab.scaling_verdict({"width only": [50.0, 51.0], "depth only": [40.0, 41.0]})
+    with pytest.raises(ValueError, match="at least 2 seeds"):
+        lab.scaling_verdict({"compound": [50.0], "width only": [40.0]})
 
 
 def _chapter(kind: str) -> list[str]:

@@ -257,6 +257,33 @@ def test_cpu_race_plan_gives_every_entrant_a_floor_of_steps_within_the_time():
         showdown.race_plan([], device="cpu")
 
 
+def test_cpu_race_plan_buys_every_seed_of_every_entrant_its_floor_of_steps(monkeypatch):
+    ms = {"resnet18": 5.0, "googlenet": 8.0, "efficientnet_b0": 15.0}  # per image per epoch, at 32 px
+
+    def fake_plan(budget, device, model, data=None):  # a CPU preview of 50 images per class, 3 epochs
+        return Plan(budget, "cpu", model, 3, 32, 16, 50, 1.0, ms[model] / 1e3 * 50 * 10 * 3, "preview")
+
+    monkeypatch.setattr("nets.train.plan.plan_budget", fake_plan)
+    names = list(ms)
+    # 40 steps of 16 images: 64 per class, 640 images; a run costs 3.2, 5.1 and 9.6 s
+    plan, entrants, skipped = showdown.race_plan(names, device="cpu", seconds=30, min_steps=40, seeds=1)
+    assert entrants == names and steps_of(plan) >= 40 and plan.estimate_s <= 30
+    plan, entrants, skipped = showdown.race_plan(names, device="cpu", seconds=30, min_steps=40, seeds=3)
+    assert entrants == ["resnet18", "googlenet"] and steps_of(plan) >= 40
+    assert 3 * 10 * plan.subset * 13e-3 == pytest.approx(plan.estimate_s) and plan.estimate_s <= 30
+    assert skipped["efficientnet_b0"].startswith(
+        "no time left for its 3 runs of 40 steps after the cheaper entrants' 25 s of 30 s"
+    )
+    _, entrants, skipped = showdown.race_plan(names, device="cpu", seconds=20, min_steps=40, seeds=3)
+    assert (
+        entrants == ["resnet18"] and "too slow for 3 runs of 40 steps in 20 s" in skipped["efficientnet_b0"]
+    )
+    with pytest.raises(ValueError, match="no contender gets 3 runs of 40 steps in 5 s"):
+        showdown.race_plan(names, device="cpu", seconds=5, min_steps=40, seeds=3)
+    with pytest.raises(ValueError, match="seeds"):
+        showdown.race_plan(names, device="cpu", seeds=0)
+
+
 def test_gpu_race_plan_lets_everyone_in_with_the_common_brief_run(monkeypatch):
     def fake_plan(budget, device, model, data=None):
         size = 160 if model == "inception_v3" else 128
@@ -276,43 +303,57 @@ def test_gpu_race_plan_lets_everyone_in_with_the_common_brief_run(monkeypatch):
     assert plan.subset == 218 and steps_of(plan) >= 100  # 34 steps an epoch x 64 images / 10 classes
 
 
-def test_race_trains_every_entrant_on_the_same_images_with_the_same_recipe(capsys):
+def test_race_trains_every_entrant_on_the_same_images_with_the_same_recipe_once_per_seed(capsys):
     plan = Plan("brief", "cpu", "2 contenders", 1, 32, 8, 6, 0.5, None, "preview")
-    histories = showdown.race(["resnet18", "efficientnet_b0"], tiny_data(), plan, val_per_class=4)
-    assert list(histories) == ["resnet18", "efficientnet_b0"]
-    keys = (
-        "epochs",
-        "image_size",
-        "batch_size",
-        "train_size",
-        "val_size",
-        "lr",
-        "optimizer",
-        "schedule",
-        "seed",
-        "subset",
+    histories = showdown.race(
+        ["resnet18", "efficientnet_b0"], tiny_data(), plan, seeds=(0, 1), val_per_class=4
     )
-    configs = [{k: h.config[k] for k in keys} for h in histories.values()]
-    assert configs[0] == configs[1]
-    assert configs[0]["train_size"] == 24 and configs[0]["image_size"] == 32  # 6 per class, 4 classes
-    assert configs[0]["val_size"] == 16 and configs[0]["optimizer"] == "adamw"  # 4 per class
+    assert list(histories) == ["resnet18", "efficientnet_b0"]
+    assert [len(runs) for runs in histories.values()] == [2, 2]
+    keys = ("epochs", "image_size", "batch_size", "train_size", "val_size", "lr", "optimizer", "schedule",
+            "seed", "subset")  # fmt: skip
+    for i, seed in enumerate((0, 1)):  # seed by seed, every entrant gets the same recipe
+        configs = [{k: runs[i].config[k] for k in keys} for runs in histories.values()]
+        assert configs[0] == configs[1] and configs[0]["seed"] == seed
+    config = histories["resnet18"][0].config
+    assert config["train_size"] == 24 and config["image_size"] == 32  # 6 per class, 4 classes
+    assert config["val_size"] == 16 and config["optimizer"] == "adamw"  # 4 per class
     # the memory layout follows the family (EfficientNet's depthwise convolutions run faster channels-last)
-    assert [h.config["channels_last"] for h in histories.values()] == [False, True]
+    assert [runs[0].config["channels_last"] for runs in histories.values()] == [False, True]
     printed = capsys.readouterr().out
-    assert "ResNet-18: val top-1" in printed and "EfficientNet-B0: val top-1" in printed
+    assert (
+        "ResNet-18: val top-1" in printed and "EfficientNet-B0: val top-1" in printed and "2 seeds" in printed
+    )
+    with pytest.raises(ValueError, match="no seed twice"):
+        showdown.race(["resnet18"], tiny_data(), plan, seeds=(2, 2))
+
+
+def test_race_validates_every_seed_on_the_same_images(monkeypatch):
+    seen = []
+
+    def fake_fit(model, data, **kwargs):
+        seen.append(data.val.labels.tolist())
+        return history(model.name, [0.5])
+
+    monkeypatch.setattr(showdown, "fit", fake_fit)
+    plan = Plan("brief", "cpu", "1 contender", 1, 32, 8, 6, 0.5, None, "preview")
+    data = tiny_data(n_val=40)
+    showdown.race(["resnet18"], data, plan, seeds=(0, 5, 9), val_per_class=3)
+    assert len(seen) == 3 and seen[0] == seen[1] == seen[2] and len(seen[0]) == 12
 
 
 def test_race_starts_every_classifier_at_zero(monkeypatch):
-    heads = {}
+    heads = []
 
     def fake_fit(model, data, **kwargs):
-        heads[model.name] = [m for m in model.modules() if isinstance(m, nn.Linear)][-1].weight.abs().max()
+        head = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
+        heads.append((model.name, head.weight.abs().max().item()))
         return history(model.name, [0.5])
 
     monkeypatch.setattr(showdown, "fit", fake_fit)
     plan = Plan("brief", "cpu", "2 contenders", 1, 32, 8, 6, 0.5, None, "preview")
-    showdown.race(["resnet18", "efficientnet_b0"], tiny_data(), plan)
-    assert heads == {"resnet18": 0.0, "efficientnet_b0": 0.0}
+    showdown.race(["resnet18", "efficientnet_b0"], tiny_data(), plan, seeds=(0, 1))
+    assert heads == [("resnet18", 0.0)] * 2 + [("efficientnet_b0", 0.0)] * 2
 
 
 def test_race_leaves_out_a_contender_that_runs_out_of_gpu_memory(monkeypatch, capsys):
@@ -324,80 +365,110 @@ def test_race_leaves_out_a_contender_that_runs_out_of_gpu_memory(monkeypatch, ca
     monkeypatch.setattr(showdown, "fit", fake_fit)
     plan = Plan("brief", "cuda:0", "2 contenders", 1, 128, 128, None, 1.0, None, "brief run")
     histories = showdown.race(["alexnet", "resnet18"], tiny_data(), plan)
-    assert list(histories) == ["resnet18"]
+    assert list(histories) == ["resnet18"] and len(histories["resnet18"]) == 3  # three seeds by default
     assert "AlexNet: out of GPU memory at batch 128" in capsys.readouterr().out
 
 
-def raced(top1: dict[str, float], val_size: int = 500) -> dict[str, History]:
-    """Histories of a finished race: 1 epoch of 1408 images in batches of 16 (88 steps), 10 classes."""
+def raced(top1: dict[str, list[float]], standin: bool = True) -> dict[str, list[History]]:
+    """Histories of a finished race, a list of seeds per entrant: 1 epoch of 1408 images in batches of 16
+    (88 steps) at 32 px, 10 classes."""
     out = {}
-    for name, t in top1.items():
-        h = history(name, [t], standin=True)
-        h.config |= {"val_size": val_size, "train_size": 1408, "batch_size": 16, "epochs": 1}
-        out[name] = h
+    for name, seeds in top1.items():
+        out[name] = []
+        for t in seeds:
+            h = history(name, [t], standin=standin)
+            h.config |= {"val_size": 500, "train_size": 1408, "batch_size": 16, "epochs": 1, "image_size": 32}
+            out[name].append(h)
     return out
 
 
-def test_race_verdict_names_the_leader_and_whoever_did_not_leave_chance():
-    v = showdown.race_verdict(raced({"resnet18": 0.60, "efficientnet_b0": 0.30}))
+def test_race_verdict_sets_the_leader_against_the_runner_up_by_the_seed_spread():
+    v = showdown.race_verdict(raced({"resnet18": [0.60, 0.62, 0.61], "efficientnet_b0": [0.40, 0.45, 0.42]}))
     assert (v.leader, v.runner_up, v.steps, v.stuck) == ("resnet18", "efficientnet_b0", 88, [])
-    assert v.margin == pytest.approx(30.0) and v.chance == pytest.approx(10.0)
-    assert v.threshold == pytest.approx(
-        10 + 300 * math.sqrt(0.09 / 500)
-    )  # three standard errors of a guesser
-    assert v.text.startswith(
-        "Verdict: ResNet-18 led with 60.0% val top-1, 30.0 points ahead of EfficientNet-B0"
+    assert v.comparison.winner == "ResNet-18" and v.comparison.effect == pytest.approx(18.6667, abs=1e-3)
+    assert v.chance == pytest.approx(10.0) and v.threshold == pytest.approx(30.0)  # 3x chance
+    assert v.text.startswith("Verdict: ResNet-18 had the highest mean val top-1, 61.0%; against the runner-up, "
+                             "ResNet-18 ahead by 18.7 points in val top-1, every seed beyond the other's")  # fmt: skip
+    assert (
+        "Both entrants learned: every seed reached 3x chance (30%) after 88 optimiser steps of 16 images at 32 px"
+        in v.text
     )
-    assert "more than the noise" in v.text and "both entrants left chance after 88 optimiser steps" in v.text
-    # the numbers flip, the verdict flips
-    v = showdown.race_verdict(raced({"resnet18": 0.12, "efficientnet_b0": 0.30}))
-    assert v.leader == "efficientnet_b0" and v.stuck == ["resnet18"] and v.left_chance == ["efficientnet_b0"]
-    assert "1 of 2 left chance, not ResNet-18 (12.0%)" in v.text and "too few for it" in v.text
-    # a lead inside the sampling noise is called so; with more validation images the same lead is not
-    close = {"resnet18": 0.60, "efficientnet_b0": 0.58, "googlenet": 0.50}
-    assert "within the noise" in showdown.race_verdict(raced(close)).text
-    assert "every entrant left chance" in showdown.race_verdict(raced(close)).text
-    assert "more than the noise" in showdown.race_verdict(raced(close, val_size=100_000)).text
+    # the numbers flip, the verdict flips; an entrant with one seed under 3x chance did not learn
+    v = showdown.race_verdict(raced({"resnet18": [0.12, 0.35, 0.20], "efficientnet_b0": [0.40, 0.45, 0.42]}))
+    assert v.leader == "efficientnet_b0" and v.stuck == ["resnet18"] and v.learned == ["efficientnet_b0"]
+    assert "1 of 2 learned (every seed at 3x chance, 30%), not ResNet-18 (lowest seed 12.0%)" in v.text
+    assert "too few for it" in v.text
+    # a lead inside the seeds' spread is no clear lead, however many validation images
+    close = {
+        "resnet18": [0.60, 0.52, 0.58],
+        "efficientnet_b0": [0.55, 0.57, 0.50],
+        "googlenet": [0.5, 0.5, 0.5],
+    }
+    v = showdown.race_verdict(raced(close))
+    assert v.comparison.winner is None and "no clear difference in val top-1 between ResNet-18 and" in v.text
+    assert "Every entrant learned" in v.text
+    assert "Every entrant" not in showdown.race_verdict(raced(close), learned_at=5.5).text
     with pytest.raises(ValueError, match="at least one"):
         showdown.race_verdict({})
+    with pytest.raises(ValueError, match="at least 2 seeds"):  # one seed measures no spread
+        showdown.race_verdict(raced({"resnet18": [0.6], "efficientnet_b0": [0.4]}))
+    with pytest.raises(ValueError, match="learned_at"):
+        showdown.race_verdict(raced(close), learned_at=0.5)
 
 
-def test_race_table_and_chart_label_stand_in_results():
-    histories = {"resnet18": history("resnet18", [0.2, 0.4]), "alexnet": history("alexnet", [0.3, 0.5])}
+def test_race_table_and_chart_show_every_seed_and_label_stand_in_results():
+    histories = {"resnet18": [history("resnet18", [0.2, 0.4]), history("resnet18", [0.3, 0.6])],
+                 "alexnet": [history("alexnet", [0.3, 0.5]), history("alexnet", [0.2, 0.55])]}  # fmt: skip
     table = showdown.race_table(histories)
-    assert list(table.index) == ["AlexNet", "ResNet-18"]  # best first
-    assert table.loc["AlexNet", "val top-1 %"] == 50.0 and table.loc["AlexNet", "seconds"] == 4.0
+    assert list(table.index) == ["AlexNet", "ResNet-18"]  # best mean first
+    assert table.loc["AlexNet", "val top-1 %"] == 52.5 and table.loc["AlexNet", "seeds"] == 2
+    assert table.loc["AlexNet", "val top-1 % by seed"] == "50.0, 55.0"
+    assert (
+        table.loc["ResNet-18", "seed spread (points)"] == 20.0
+        and table.loc["AlexNet", "seconds per run"] == 4.0
+    )
     assert "stand-in" in table.loc["AlexNet", "data"]
     fig = showdown.race_chart(histories)
     assert len(fig.axes) == 2 and "STAND-IN" in fig._suptitle.get_text()
+    curves, ends = fig.axes
+    assert len(curves.get_lines()) == 4 + 1  # a line per seed, and chance
+    dots = [c for c in ends.collections if c.get_offsets().shape[0]]
+    assert sorted(len(c.get_offsets()) for c in dots if len(c.get_offsets()) == 2) == [2, 2]  # a dot per seed
+    assert [t.get_text() for t in ends.get_yticklabels()] == ["ResNet-18 (2 seeds)", "AlexNet (2 seeds)"]
+    # one History per name is one seed
     one_epoch = showdown.race_chart({"resnet18": history("resnet18", [0.2], standin=False)})
     assert len(one_epoch.axes) == 1 and "STAND-IN" not in one_epoch._suptitle.get_text()
     fashion = history("resnet18", [0.6])
     fashion.config["data"] = "fashion-mnist"
     assert (
-        showdown.race_chart({"resnet18": fashion})
+        showdown.race_chart({"resnet18": [fashion]})
         ._suptitle.get_text()
         .startswith("FASHION-MNIST (not Imagenette)")
     )
     assert (
-        showdown.race_table({"resnet18": fashion}).loc["ResNet-18", "data"]
+        showdown.race_table({"resnet18": [fashion]}).loc["ResNet-18", "data"]
         == "fashion-mnist (not Imagenette)"
     )
     with pytest.raises(ValueError, match="at least one"):
         showdown.race_chart({})
+    with pytest.raises(ValueError, match="holds no run"):
+        showdown.race_chart({"resnet18": []})
 
 
 def test_charts_are_light_pngs_legible_at_the_pages_width():
     from nets import viz
 
     frame = toy_frame()
-    histories = {"resnet18": history("resnet18", [0.2, 0.4]), "alexnet": history("alexnet", [0.3, 0.5])}
+    histories = {"resnet18": [history("resnet18", [0.2, 0.4]), history("resnet18", [0.3, 0.5])],
+                 "alexnet": [history("alexnet", [0.3, 0.5]), history("alexnet", [0.35, 0.45])]}  # fmt: skip
     charts = {
         "bubble_chart": showdown.bubble_chart(frame),
         "metric_chart": showdown.metric_chart(frame, "CPU images/s"),
         "budget_chart": showdown.budget_chart(frame, 4),
         "race_chart": showdown.race_chart(histories),
-        "race_chart, one epoch": showdown.race_chart({"resnet18": history("resnet18", [0.2])}),
+        "race_chart, one epoch": showdown.race_chart(
+            {n: [history(n, [t]) for t in (0.2, 0.3, 0.25)] for n in ("resnet18", "efficientnet_b0")}
+        ),
     }
     for name, fig in charts.items():
         assert fig.dpi == viz.DPI, name

@@ -3,8 +3,9 @@
 ``cost`` counts a configuration's parameters and multiply-accumulates by kind of layer, from the stage
 table alone; ``scale_one`` and ``scaling_study`` set compound scaling against one dimension alone at the
 same FLOP budget (timing the smaller networks with ``latency``); ``equal_macs_arms``, ``train_arms`` and
-``scaling_verdict`` train a small base network scaled four ways to the same MACs and say which learned
-best, and whether the difference is larger than the noise; ``variant_table`` sets B0-B7 against
+``scaling_verdict`` train a small base network scaled four ways to the same MACs, several seeds each, and
+say whether compound scaling learned better than the best single dimension by more than the spread
+between seeds (``nets.lab.verdicts.compare``); ``variant_table`` sets B0-B7 against
 the paper and torchvision; ``stage_table`` reads the paper's Table 1 off a built model;
 ``stochastic_depth_schedule`` and ``se_gates`` look inside its blocks. The models are
 ``nets.models.efficientnet``.
@@ -45,6 +46,7 @@ from ..models.efficientnet import (
     scaled_stages,
 )
 from ..train import fit
+from .verdicts import Comparison, compare
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -59,6 +61,7 @@ __all__ = [
     "cost",
     "equal_macs_arms",
     "latency",
+    "per_seed",
     "scale_one",
     "scaling_study",
     "scaling_verdict",
@@ -312,6 +315,29 @@ def equal_macs_arms(
     return frame
 
 
+def _arm_data(data, steps: int, batch_size: int, val_per_class: int):
+    """The images every arm trains on (``steps`` batches, class-balanced) and is validated on."""
+    k = len(data.classes)
+    return dataclasses.replace(
+        data,
+        train=balanced_subset(data.train, -(-steps * batch_size // k)),
+        val=balanced_subset(data.val, val_per_class),
+    )
+
+
+def _train_arm(arm, data, seed: int, **fit_kwargs) -> tuple[float, float, float]:
+    """One arm (a row of ``equal_macs_arms``) trained for one epoch of ``data`` from ``seed``:
+    (val top-1 %, final train loss, seconds)."""
+    torch.manual_seed(seed)
+    model = efficientnet(len(data.classes), width_mult=float(arm["width"]), depth_mult=float(arm["depth"]))
+    model.name = f"{arm.name} ({model.name}, {int(arm['resolution'])} px)"
+    nn.init.zeros_(model.classifier.fc.weight)  # every arm starts at a loss of ln k
+    start = time.perf_counter()
+    history = fit(model, data, epochs=1, image_size=int(arm["resolution"]), optimizer="adamw", seed=seed,
+                  **fit_kwargs)  # fmt: skip
+    return 100 * history.final["val_top1"], history.final["train_loss"], time.perf_counter() - start
+
+
 def train_arms(
     arms: pd.DataFrame,
     data,
@@ -320,163 +346,110 @@ def train_arms(
     batch_size: int = 32,
     val_per_class: int = 100,
     lr: float = 3e-3,
-    seeds: Sequence[int] = (0,),
-    repeat: str | None = "compound",
+    seeds: Sequence[int] = (0, 1, 2),
     device: str | torch.device = "auto",
     channels_last: bool = True,
     progress: bool = False,
 ) -> pd.DataFrame:
-    """Train every scaled arm of ``equal_macs_arms`` (not the base) for the same number of optimiser steps.
+    """Train every scaled arm of ``equal_macs_arms`` (not the base) for the same number of optimiser steps,
+    once per seed in ``seeds``.
 
     One recipe for all: the same ``steps * batch_size`` training images (class-balanced, one epoch) and
     ``val_per_class`` validation images per class, AdamW at ``lr`` with ``nets.train.fit``'s one-cycle
     schedule, the classifier's weights zeroed (every arm starts at a loss of ln k), each arm at its own
-    resolution; ``channels_last`` only speeds up the depthwise convolutions on a CPU. Every arm trains
-    once per seed in ``seeds``; with a single seed, the arm ``repeat`` trains once more with the next
-    seed, so that the spread between seeds can be estimated at all.
+    resolution; ``channels_last`` only speeds up the depthwise convolutions on a CPU. A seed sets the
+    initial weights and the order of the batches; the images stay the same.
 
-    Returns the arms' rows with ``val top-1 %`` (the mean over ``seeds``), a ``seed N`` column per seed
-    when there are several, ``train loss`` (the first seed's) and ``seconds per run``. ``attrs``:
-    steps, batch_size, val_images, seeds, ``seed_spread`` (the largest difference in points between two
-    seeds of one arm; None without a second seed) and ``repeat`` ({arm, seed, val top-1 %} or None),
-    for ``scaling_verdict``.
+    Returns the arms' rows with ``val top-1 %`` (the mean over the seeds), a ``seed N`` column per seed,
+    ``spread`` (the arm's highest seed minus its lowest, in points), ``train loss`` (mean) and ``seconds
+    per run``. ``per_seed`` reads the seeds back for ``scaling_verdict``; ``attrs`` holds steps,
+    batch_size, val_images, seeds and ``measured`` (the protocol in words, for the verdict).
     """
     steps = check_int("steps", steps)
     batch_size = check_int("batch_size", batch_size)
     val_per_class = check_int("val_per_class", val_per_class)
     seeds = [check_int("seed", s, minimum=0) for s in seeds]
-    if not seeds:
-        raise ValueError("train_arms needs at least one seed")
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"train_arms needs at least one seed and no seed twice, got {seeds}")
     results = arms.drop(index="base", errors="ignore").copy()
-    if repeat is not None:
-        check_choice("repeat", repeat, tuple(results.index))
-    k = len(data.classes)
-    small = dataclasses.replace(
-        data,
-        train=balanced_subset(data.train, -(-steps * batch_size // k)),
-        val=balanced_subset(data.val, val_per_class),
-    )
-
-    def run(how: str, seed: int) -> tuple[float, float, float]:
-        arm = results.loc[how]
-        torch.manual_seed(seed)
-        model = efficientnet(k, width_mult=float(arm["width"]), depth_mult=float(arm["depth"]))
-        model.name = f"{how} ({model.name}, {int(arm['resolution'])} px)"
-        nn.init.zeros_(model.classifier.fc.weight)
-        start = time.perf_counter()
-        history = fit(model, small, epochs=1, batch_size=batch_size, image_size=int(arm["resolution"]),
-                      optimizer="adamw", lr=lr, seed=seed, device=device, channels_last=channels_last,
-                      progress=progress)  # fmt: skip
-        return 100 * history.final["val_top1"], history.final["train_loss"], time.perf_counter() - start
-
-    top1 = {how: [] for how in results.index}
-    loss = {}
-    seconds = dict.fromkeys(results.index, 0.0)
-    for seed in seeds:
+    small = _arm_data(data, steps, batch_size, val_per_class)
+    runs: dict[str, list[tuple[float, float, float]]] = {how: [] for how in results.index}
+    for seed in seeds:  # seed by seed, so that a machine growing busier slows every arm alike
         for how in results.index:
-            acc, train_loss, took = run(how, seed)
-            top1[how].append(acc)
-            loss.setdefault(how, train_loss)
-            seconds[how] += took
+            runs[how].append(_train_arm(results.loc[how], small, seed, batch_size=batch_size, lr=lr,
+                                        device=device, channels_last=channels_last, progress=progress))  # fmt: skip
+    top1 = {how: [r[0] for r in rs] for how, rs in runs.items()}
     results["val top-1 %"] = [sum(v) / len(v) for v in top1.values()]
-    if len(seeds) > 1:
-        for i, seed in enumerate(seeds):
-            results[f"seed {seed}"] = [v[i] for v in top1.values()]
-    results["train loss"] = [loss[how] for how in results.index]
-    again = None
-    if len(seeds) == 1 and repeat is not None:
-        seed = seeds[0] + 1
-        acc, _, took = run(repeat, seed)
-        seconds[repeat] += took
-        again = {"arm": repeat, "seed": seed, "val top-1 %": acc}
-        spread = abs(acc - top1[repeat][0])
-    else:
-        spread = max(max(v) - min(v) for v in top1.values()) if len(seeds) > 1 else None
-    runs = {how: len(top1[how]) + (again is not None and again["arm"] == how) for how in results.index}
-    results["seconds per run"] = [seconds[how] / runs[how] for how in results.index]
+    for i, seed in enumerate(seeds):
+        results[f"seed {seed}"] = [v[i] for v in top1.values()]
+    results["spread"] = [max(v) - min(v) for v in top1.values()]
+    results["train loss"] = [sum(r[1] for r in rs) / len(rs) for rs in runs.values()]
+    results["seconds per run"] = [sum(r[2] for r in rs) / len(rs) for rs in runs.values()]
+    sizes = sorted({int(r) for r in results["resolution"]})
     results.attrs |= {
         "steps": len(small.train) // batch_size,
         "batch_size": batch_size,
         "val_images": len(small.val),
-        "seeds": list(seeds),
-        "seed_spread": spread,
-        "repeat": again,
+        "seeds": seeds,
+        "measured": f"val top-1 on {len(small.val):,} {small.source} images after {len(small.train) // batch_size} "
+        f"AdamW steps of {batch_size} images at {sizes[0]}-{sizes[-1]} px, {len(seeds)} seeds per arm",
     }
     return results
 
 
+def per_seed(results: pd.DataFrame) -> dict[str, list[float]]:
+    """Each arm's per-seed val top-1 (%) from ``train_arms``' ``seed N`` columns: ``{arm: [seed 0, ...]}``."""
+    columns = [c for c in results.columns if isinstance(c, str) and c.startswith("seed ")]
+    if not columns:
+        raise ValueError("results has no 'seed N' columns: pass the frame train_arms returned")
+    return {str(how): [float(results.loc[how, c]) for c in columns] for how in results.index}
+
+
 @dataclass(frozen=True)
 class ScalingVerdict:
-    """What ``scaling_verdict`` decided, with the numbers it decided from (accuracies in % top-1)."""
+    """What ``scaling_verdict`` decided, and the comparison it decided from (accuracies in % top-1)."""
 
-    best: str
-    runner_up: str
-    margin: float  # points between the best arm and the runner-up
-    compound_gap: float  # points between the best arm and compound scaling (0 when compound is best)
-    noise: float  # points: a difference smaller than this cannot be told from chance
-    within_noise: bool  # True: the run cannot say whether compound scaling wins
-    agrees: bool | None  # with the paper (compound best): True, False, or None when within the noise
+    best: str  # the arm with the highest mean
+    rival: str  # the single-dimension arm with the highest mean: whom compound scaling is measured against
+    comparison: Comparison  # compound scaling against ``rival``, seed by seed (``nets.lab.verdicts.compare``)
+    agrees: bool | None  # compound clearly ahead: True; ``rival`` clearly ahead: False; else None
     text: str
 
+    @property
+    def clear(self) -> bool:
+        return self.agrees is not None
 
-def scaling_verdict(
-    top1: Mapping[str, float], val_images: int, seed_spread: float | None = None
-) -> ScalingVerdict:
-    """Did compound scaling reach the best validation top-1 (``top1``: % per arm), beyond the noise?
 
-    The noise is two standard errors of the difference between two accuracies each measured on
-    ``val_images`` images (binomial sampling of the validation set), or ``seed_spread`` (the largest
-    spread in points between seeds of one arm, where several seeds were trained) if that is larger.
-    Compound scaling agrees with the paper when it is best by more than the noise; it disagrees when
-    another arm beats it by more than the noise; otherwise the run cannot tell them apart.
+def _alone(how: str) -> str:  # "width only" -> "width alone"; "compound" -> "compound scaling"
+    return "compound scaling" if how == "compound" else how.replace(" only", " alone")
+
+
+def scaling_verdict(top1: Mapping[str, Sequence[float]], measured: str = "") -> ScalingVerdict:
+    """Did compound scaling learn better than the best single dimension, beyond the seed-to-seed spread?
+
+    ``top1``: each arm's val top-1 (%) per seed (``per_seed(train_arms(...))``), with ``"compound"``
+    and at least one single-dimension arm. Compound scaling is set against the single-dimension arm with
+    the highest mean by ``nets.lab.verdicts.compare``: clearly ahead or behind only when every seed of one
+    beats every seed of the other and the gap of the means exceeds the spread between seeds; otherwise
+    "no clear difference". ``measured`` says in words what was measured (``train_arms``' ``attrs``); the
+    verdict reports that, and names no figure of the paper, whose protocol (full ImageNet training) it is not.
     """
-    if "compound" not in top1 or len(top1) < 2:
-        raise ValueError(f"scaling_verdict needs 'compound' and at least one other arm, got {list(top1)}")
-    val_images = check_int("val_images", val_images)
-    ranked = sorted(top1, key=top1.get, reverse=True)
-    best, runner_up = ranked[0], ranked[1]
-    margin = top1[best] - top1[runner_up]
-    rival = runner_up if best == "compound" else best  # whom compound is measured against
-    gap = top1[rival] - top1["compound"]  # > 0: compound lost to `rival`
-
-    def se(p: float) -> float:
-        p = min(max(p / 100, 0.0), 1.0)
-        return p * (1 - p) / val_images
-
-    noise = 200 * math.sqrt(se(top1["compound"]) + se(top1[rival]))
-    source = f"two standard errors on {val_images} validation images"
-    if seed_spread is not None and seed_spread > noise:
-        noise, source = float(seed_spread), "the spread between two seeds of one arm"
-    within = abs(gap) <= noise
-    agrees = None if within else gap < 0
-
-    def name(how: str) -> str:  # "width only" -> "width alone"; "compound" -> "compound scaling"
-        return "compound scaling" if how == "compound" else how.replace(" only", " alone")
-
-    lead = (
-        f"{name(best)} reached the best val top-1, {top1[best]:.1f}%, "
-        f"{margin:.1f} points above {name(runner_up)}"
-    )
-    lead = lead[0].upper() + lead[1:]
-    paper = f"the paper's gain of {PAPER_GAIN_POINTS[0]}-{PAPER_GAIN_POINTS[1]} points for compound scaling"
-    if within:
-        versus = ", a lead" if best == "compound" else f"; compound scaling was {gap:.1f} points behind,"
-        text = (
-            f"Verdict: no clear winner. {lead}{versus} inside the noise of {noise:.1f} points ({source}). "
-            f"This run cannot tell the scalings apart, so it neither confirms nor contradicts {paper}."
+    singles = [how for how in top1 if how in SCALINGS[1:]]
+    if "compound" not in top1 or not singles:
+        raise ValueError(
+            f"scaling_verdict needs 'compound' and at least one of {SCALINGS[1:]}, got {list(top1)}"
         )
-    elif agrees:
-        text = (
-            f"Verdict: compound scaling won. {lead} ({top1[runner_up]:.1f}%), more than the noise of "
-            f"{noise:.1f} points ({source}): as the paper found (its Table 3 and Figure 8)."
-        )
-    else:
-        text = (
-            f"Verdict: compound scaling did not win. {lead}, and compound scaling was {gap:.1f} points "
-            f"behind it, more than the noise of {noise:.1f} points ({source}): unlike the paper, where "
-            "compound scaling beat every single dimension (its Table 3 and Figure 8)."
-        )
-    return ScalingVerdict(best, runner_up, margin, max(gap, 0.0), noise, within, agrees, text)
+    means = {how: sum(v) / len(v) for how, v in top1.items() if len(v)}
+    rival = max(singles, key=lambda how: means.get(how, -math.inf))
+    c = compare(_alone("compound"), top1["compound"], _alone(rival), top1[rival], unit="points",
+                what="val top-1")  # fmt: skip
+    agrees = None if c.winner is None else c.winner == _alone("compound")
+    lead = {True: "compound scaling learned best at equal MACs", None: "no clear difference at equal MACs",
+            False: f"{_alone(rival)} learned better than compound scaling at equal MACs"}[agrees]  # fmt: skip
+    text = f"Verdict: {lead}. Against {_alone(rival)}, the best single dimension: {c.text}."
+    if measured:
+        text += f" Measured: {measured}."
+    return ScalingVerdict(max(means, key=means.get), rival, c, agrees, text)
 
 
 def variant_table(num_classes: int = 1000) -> pd.DataFrame:

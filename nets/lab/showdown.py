@@ -4,8 +4,8 @@
     >>> frame = showdown.compare()                   # params, MACs, CPU (and GPU) images/s, top-1/top-5
     >>> showdown.bubble_chart(frame)                 # top-1 against GMACs, bubble area = parameters
     >>> plan, entrants, skipped = showdown.race_plan(showdown.CONTENDERS, data=data)
-    >>> histories = showdown.race(entrants, data, plan)   # one recipe, one budget, every entrant
-    >>> print(showdown.race_verdict(histories).text)       # who led, and did everyone leave chance?
+    >>> histories = showdown.race(entrants, data, plan)   # one recipe, one budget, three seeds each
+    >>> print(showdown.race_verdict(histories).text)       # who led, beyond the seeds' spread? did all learn?
 
 Where each number comes from:
 
@@ -16,8 +16,9 @@ Where each number comes from:
 - **Accuracy on ImageNet** is reported, not measured: the paper's number (with how the paper measured
   it) and the reference implementation's single-crop number, both from ``nets.card``.
 - **Brief training** (``race``) trains every entrant with ``nets.train.fit`` under one plan
-  (``race_plan``): same data, epochs, resolution, batch size, optimiser and schedule, and on a CPU a
-  floor of optimiser steps for every entrant; ``race_verdict`` says who led and whether all left chance.
+  (``race_plan``): same data, epochs, resolution, batch size, optimiser and schedule, several seeds
+  each, and on a CPU a floor of optimiser steps for every entrant; ``race_verdict`` sets the leader
+  against the runner-up seed by seed (``nets.lab.verdicts.compare``) and says whether every entrant learned.
 
 The charts, the names they share (``label``, ``FAMILY_COLORS``, ``METRICS``) and the reading of the table
 (``pareto_front``, ``best_under``) live in ``nets.viz.showdown``; they are importable from here too.
@@ -38,7 +39,7 @@ from torch import nn
 
 from .. import probes
 from ..cards import card
-from ..checks import check_int
+from ..checks import check_float, check_int
 from ..data import balanced_subset
 from ..registry import entry
 from ..summary import count_macs, count_params
@@ -54,8 +55,10 @@ from ..viz.showdown import (
     metric_chart,
     pareto_front,
     race_chart,
+    seed_runs,
 )
 from ..zoo import build
+from . import verdicts
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -277,128 +280,138 @@ def race(
     data,
     plan: Plan,
     *,
+    seeds: Sequence[int] = (0, 1, 2),
     optimizer: str = "adamw",
     lr: float | None = 3e-3,
     channels_last: bool | None = None,
     val_per_class: int | None = 50,
-    seed: int = 0,
     progress: bool = False,
-) -> dict[str, History]:
-    """Train every contender in ``names`` on ``data`` with ``nets.train.fit`` under the one ``plan``.
+) -> dict[str, list[History]]:
+    """Train every contender in ``names`` on ``data`` with ``nets.train.fit`` under the one ``plan``, once
+    per seed in ``seeds``: ``{name: [History of each seed]}``.
 
-    Same subset of images (chosen by ``seed``), epochs, resolution, batch, optimiser (AdamW at ``lr`` by
-    default: it gets every contender moving within a short run, where SGD leaves some at chance),
-    learning-rate schedule and initialisation seed for everyone. When the plan trains on a subset,
-    validation uses at most ``val_per_class`` images per class (None: as many as the plan's subset),
-    the same for everyone: enough to tell a trained network from a guesser, cheap next to training.
-    Every classifier starts with zero weights, so every entrant starts at a loss of ln(classes) (some
-    reference initialisations start far above it).
-    ``channels_last`` changes only how tensors lie in memory, not a single number the network computes;
-    None picks it for the EfficientNets, whose depthwise convolutions run about twice as fast so on a
-    CPU (ResNet's run slower). Prints one line per contender as it finishes. A contender that runs
-    out of GPU memory is reported and left out; the race goes on.
+    Same epochs, resolution, batch, optimiser (AdamW at ``lr`` by default: it gets every contender
+    moving within a short run, where SGD leaves some at chance), learning-rate schedule and seeds for
+    everyone. A seed chooses the initial weights, the order of the batches and, when the plan trains on a
+    subset, which images: seed by seed, every entrant gets the same ones. Validation uses the same
+    images for every run: at most ``val_per_class`` per class (None: as many as the plan's subset),
+    enough to tell a trained network from a guesser, cheap next to training. Every classifier starts
+    with zero weights, so every entrant starts at a loss of ln(classes) (some reference initialisations
+    start far above it). ``channels_last`` changes only how tensors lie in memory, not a single number
+    the network computes; None picks it for the EfficientNets, whose depthwise convolutions run about
+    twice as fast so on a CPU (ResNet's run slower). Prints one line per contender as it finishes. A
+    contender that runs out of GPU memory is reported and left out; the race goes on.
     """
+    seeds = [check_int("seed", s, minimum=0) for s in seeds]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"race needs at least one seed and no seed twice, got {seeds}")
     if plan.subset is not None and val_per_class is not None:
         val_per_class = check_int("val_per_class", val_per_class)
-        data = dataclasses.replace(
-            data, val=balanced_subset(data.val, min(val_per_class, plan.subset), seed=seed)
-        )
-    histories: dict[str, History] = {}
+        data = dataclasses.replace(data, val=balanced_subset(data.val, min(val_per_class, plan.subset)))
+    histories: dict[str, list[History]] = {}
     for name in names:
+        runs = _race_one(name, data, plan, seeds, optimizer=optimizer, lr=lr, progress=progress,
+                         channels_last=entry(name).family == "efficientnet" if channels_last is None else channels_last)  # fmt: skip
+        if runs is None:
+            continue
+        histories[name] = runs
+        top1 = ", ".join(f"{h.final['val_top1']:.1%}" for h in runs)
+        seconds = sum(e["seconds"] for h in runs for e in h.epochs) / len(runs)
+        print(f"{label(name):>20}: val top-1 {top1}  ({len(seeds)} seeds, {len(runs[0])} epochs, "
+              f"{seconds:.1f} s a run)")  # fmt: skip
+    return histories
+
+
+def _race_one(name: str, data, plan: Plan, seeds: Sequence[int], **fit_kwargs) -> list[History] | None:
+    """One contender trained once per seed (its classifier zeroed), or None if the GPU ran out of memory."""
+    runs = []
+    for seed in seeds:
         torch.manual_seed(seed)
         model = build(name, num_classes=len(data.classes))
         head = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
         nn.init.zeros_(head.weight)
-        layout = entry(name).family == "efficientnet" if channels_last is None else channels_last
         try:
-            history = fit(model, data, budget=dataclasses.replace(plan, model=name, estimate_s=None),
-                          optimizer=optimizer, lr=lr, channels_last=layout, seed=seed,
-                          progress=progress)  # fmt: skip
+            runs.append(fit(model, data, budget=dataclasses.replace(plan, model=name, estimate_s=None),
+                            seed=seed, **fit_kwargs))  # fmt: skip
         except torch.cuda.OutOfMemoryError:
             print(f"{label(name)}: out of GPU memory at batch {plan.batch_size}; left out of the race")
             del model
             torch.cuda.empty_cache()
-            continue
-        histories[name] = history
-        seconds = sum(e["seconds"] for e in history.epochs)
-        f = history.final
-        print(f"{label(name):>20}: val top-1 {f['val_top1']:6.1%}  top-5 {f['val_top5']:6.1%}  "
-              f"({len(history)} epochs, {seconds:.1f} s)")  # fmt: skip
-    return histories
+            return None
+    return runs
 
 
 @dataclass(frozen=True)
 class RaceVerdict:
     """What ``race_verdict`` read off the race (accuracies in % top-1)."""
 
-    leader: str
+    leader: str  # the entrant with the highest mean over its seeds
     runner_up: str | None
-    margin: float  # points between the leader and the runner-up
-    noise: float  # points: two standard errors of a difference between two entrants
+    comparison: (
+        verdicts.Comparison | None
+    )  # the leader against the runner-up, seed by seed (``verdicts.compare``)
     chance: float  # % top-1 of guessing
-    threshold: float  # % top-1 above which an entrant has left chance (guessing would reach it 1 time in 700)
-    left_chance: list[str]
-    stuck: list[str]  # entrants at or below the threshold
+    threshold: float  # % top-1 that every seed of an entrant reached if it learned (a multiple of chance)
+    learned: list[str]
+    stuck: list[str]  # entrants with a seed at or below the threshold
     steps: int
     text: str
 
 
-def race_verdict(histories: Mapping[str, History]) -> RaceVerdict:
-    """Who led the race, by how much against the noise, and whether every entrant left chance.
+def _top1(histories: Mapping[str, Sequence[History]]) -> dict[str, list[float]]:
+    return {n: [100 * h.final["val_top1"] for h in runs] for n, runs in histories.items()}
 
-    An entrant has left chance when its validation top-1 is more than three standard errors above
-    chance, the standard error of a guesser's accuracy on the validation images (a guesser gets that
-    far 1 time in 700). The leader's margin is compared with two standard errors of the difference
-    between two accuracies on those images.
+
+def race_verdict(
+    histories: Mapping[str, History | Sequence[History]], learned_at: float = 3.0
+) -> RaceVerdict:
+    """Who led the race, whether the lead is beyond the spread between seeds, and whether every entrant learned.
+
+    The leader (highest mean val top-1) is set against the runner-up by ``nets.lab.verdicts.compare``:
+    clearly ahead only when every seed of one beats every seed of the other and the gap of the means
+    exceeds the seed-to-seed spread, else "no clear difference". An entrant learned when every one of
+    its seeds reached ``learned_at`` times chance (3x: 30 % on ten classes).
     """
-    if not histories:
+    runs = seed_runs(histories)
+    if not runs:
         raise ValueError("race_verdict needs at least one trained contender")
-    top1 = {n: 100 * h.final["val_top1"] for n, h in histories.items()}
-    some = next(iter(histories.values())).config
-    classes = len(some.get("classes", [])) or _CLASSES
-    n_val = int(some.get("val_size") or 1)
-    steps = int(some.get("epochs", 1)) * (int(some.get("train_size", 0)) // int(some.get("batch_size", 1)))
+    top1 = _top1(runs)
+    means = {n: sum(v) / len(v) for n, v in top1.items()}
+    config = next(iter(runs.values()))[0].config
+    classes = len(config.get("classes", [])) or _CLASSES
+    steps = int(config.get("epochs", 1)) * (
+        int(config.get("train_size", 0)) // int(config.get("batch_size", 1))
+    )
     chance = 100 / classes
-    threshold = chance + 300 * math.sqrt((1 / classes) * (1 - 1 / classes) / n_val)
-    ranked = sorted(top1, key=top1.get, reverse=True)
-    leader = ranked[0]
-    runner_up = ranked[1] if len(ranked) > 1 else None
-    margin = top1[leader] - top1[runner_up] if runner_up else 0.0
-
-    def var(p: float) -> float:
-        return (p / 100) * (1 - p / 100) / n_val
-
-    noise = 200 * math.sqrt(var(top1[leader]) + var(top1[runner_up])) if runner_up else 0.0
-    left = [n for n in ranked if top1[n] > threshold]
-    stuck = [n for n in ranked if top1[n] <= threshold]
-    lead = f"{label(leader)} led with {top1[leader]:.1f}% val top-1"
+    threshold = check_float("learned_at", learned_at, low=1.0) * chance
+    ranked = sorted(means, key=means.get, reverse=True)
+    leader, runner_up = ranked[0], (ranked[1] if len(ranked) > 1 else None)
+    learned = [n for n in ranked if min(top1[n]) >= threshold]
+    stuck = [n for n in ranked if n not in learned]
+    c = None
+    text = f"Verdict: {label(leader)} had the highest mean val top-1, {means[leader]:.1f}%"
     if runner_up:
-        lead += (
-            f", {margin:.1f} points ahead of {label(runner_up)} ("
-            + ("more than" if margin > noise else "within")
-            + f" the noise of {noise:.1f} points on {n_val} validation images)"
-        )
-    basis = f"(chance is {chance:.0f}%; guessing tops {threshold:.1f}% about 1 time in 700 on {n_val} images)"
+        c = verdicts.compare(label(leader), top1[leader], label(runner_up), top1[runner_up], unit="points",
+                    what="val top-1")  # fmt: skip
+        text += f"; against the runner-up, {c.text}"
+    size = f"{steps} optimiser steps of {config.get('batch_size')} images at {config.get('image_size')} px"
     if not stuck:
         every = "every entrant" if len(top1) > 2 else ("both entrants" if len(top1) == 2 else "the entrant")
-        text = f"Verdict: {lead}; {every} left chance after {steps} optimiser steps each {basis}."
+        text += f". {every.capitalize()} learned: every seed reached {learned_at:g}x chance ({threshold:.0f}%) after {size}."
     else:
-        names = ", ".join(f"{label(n)} ({top1[n]:.1f}%)" for n in stuck)
-        them = "it" if len(stuck) == 1 else "them"
-        text = (
-            f"Verdict: {lead}; {len(left)} of {len(top1)} left chance, not {names} {basis}: "
-            f"{steps} optimiser steps were too few for {them}."
-        )
-    return RaceVerdict(leader, runner_up, margin, noise, chance, threshold, left, stuck, steps, text)
+        names = ", ".join(f"{label(n)} (lowest seed {min(top1[n]):.1f}%)" for n in stuck)
+        text += (f". {len(learned)} of {len(top1)} learned (every seed at {learned_at:g}x chance, {threshold:.0f}%), "
+                 f"not {names}: {size} were too few for {'it' if len(stuck) == 1 else 'them'}.")  # fmt: skip
+    return RaceVerdict(leader, runner_up, c, chance, threshold, learned, stuck, steps, text)
 
 
-def race_table(histories: Mapping[str, History]) -> pd.DataFrame:
-    """One row per trained contender: the recipe it got and where it ended, best top-1 first."""
+def race_table(histories: Mapping[str, History | Sequence[History]]) -> pd.DataFrame:
+    """One row per trained contender: the recipe it got and where its seeds ended, best mean top-1 first."""
     import pandas as pd
 
     rows = []
-    for name, h in histories.items():
-        c = h.config
+    for name, runs in seed_runs(histories).items():
+        c, top1 = runs[0].config, [100 * h.final["val_top1"] for h in runs]
         tag = ""
         if c.get("is_standin"):
             tag = " (stand-in, not Imagenette)" if c.get("data") == "standin" else " (not Imagenette)"
@@ -406,13 +419,17 @@ def race_table(histories: Mapping[str, History]) -> pd.DataFrame:
             "model": label(name),
             "data": f"{c.get('data')}{tag}",
             "train / val images": f"{c.get('train_size')} / {c.get('val_size')}",
-            "epochs": len(h),
+            "epochs": len(runs[0]),
             "px": c.get("image_size"),
             "batch": c.get("batch_size"),
-            "val top-1 %": 100 * h.final["val_top1"],
-            "val top-5 %": 100 * h.final["val_top5"],
-            "train images/s": h.final["images_per_s"],
-            "seconds": sum(e["seconds"] for e in h.epochs),
+            "seeds": len(runs),
+            "val top-1 %": sum(top1) / len(top1),
+            "val top-1 % by seed": ", ".join(f"{t:.1f}" for t in top1),
+            "seed spread (points)": max(top1) - min(top1),
+            "val top-5 %": sum(100 * h.final["val_top5"] for h in runs) / len(runs),
+            "train images/s": sum(h.final["images_per_s"] for h in runs) / len(runs),
+            "seconds per run": sum(e["seconds"] for h in runs for e in h.epochs) / len(runs),
         })  # fmt: skip
     frame = pd.DataFrame(rows).set_index("model").sort_values("val top-1 %", ascending=False)
-    return frame.round({"val top-1 %": 1, "val top-5 %": 1, "train images/s": 1, "seconds": 1})
+    return frame.round({"val top-1 %": 1, "seed spread (points)": 1, "val top-5 %": 1, "train images/s": 1,
+                        "seconds per run": 1})  # fmt: skip

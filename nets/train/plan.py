@@ -283,6 +283,7 @@ def race_plan(
     epochs: int | None = None,
     image_size: int | None = None,
     batch_size: int = 16,
+    seeds: int = 1,
 ) -> tuple[Plan, list[str], dict[str, str]]:
     """One training plan for a race, the entrants it can afford and why the others stay out.
 
@@ -295,12 +296,13 @@ def race_plan(
     On a CPU each contender's plan is a preview sized to take about a minute on its own, so a race of
     all of them would take many minutes. Instead the race gets ``seconds`` in all (estimated for an idle
     machine from ``plan_budget``'s per-image costs; ten times as many for a publishing run,
-    ``NETS_BUDGET=publish``) and a floor of ``min_steps`` optimiser steps for
-    every entrant: the recipe is ``epochs`` (default 1) at ``image_size`` (default: the previews' size),
-    batch ``batch_size``; contenders that cannot take that resolution stay out, and the others enter
-    cheapest first while every entrant still gets ``min_steps`` steps within the time. Leftover time buys
-    more images (more steps), the same images for everyone. A network needs some dozens of steps to
-    leave chance at all: a floor on seconds alone would give a slow one only a handful.
+    ``NETS_BUDGET=publish``) for ``seeds`` runs of every entrant, and a floor of ``min_steps`` optimiser
+    steps for every run: the recipe is ``epochs`` (default 1) at ``image_size`` (default: the previews'
+    size), batch ``batch_size``; contenders that cannot take that resolution stay out, and the others
+    enter cheapest first while every entrant still gets ``seeds`` runs of ``min_steps`` steps within the
+    time. Leftover time buys more images (more steps), the same number for everyone. A network needs some
+    dozens of steps to leave chance at all: a floor on seconds alone would give a slow one only a handful.
+    ``plan.estimate_s`` covers all the runs.
 
     Returns ``(plan, entrants, skipped)`` where ``skipped`` maps a name to the reason it is left out.
     """
@@ -308,29 +310,32 @@ def race_plan(
         raise ValueError("race_plan needs at least one contender")
     min_steps = check_int("min_steps", min_steps)
     batch_size = check_int("batch_size", batch_size)
+    seeds = check_int("seeds", seeds)
     names = [entry(n).name for n in names]
     classes = len(data.classes) if data is not None else _CPU_PREVIEW_CLASSES
     plans = {n: plan_budget(budget, device, n, data) for n in names}
     if plans[names[0]].device != "cpu":  # GPU / MPS: a real brief run for every contender
         return _accelerator_race(plans, classes, min_steps, epochs, image_size), names, {}
-    return _cpu_race(plans, classes, seconds, min_steps, epochs or 1, image_size, batch_size)
+    plan, entrants, skipped = _cpu_race(plans, classes, seconds / seeds, min_steps, epochs or 1, image_size,
+                                        batch_size, seeds)  # fmt: skip
+    return dataclasses.replace(plan, estimate_s=plan.estimate_s * seeds), entrants, skipped
 
 
 def _cpu_race(plans: dict[str, Plan], classes: int, seconds: float, min_steps: int, epochs: int,
-              image_size: int | None, batch_size: int) -> tuple[Plan, list[str], dict[str, str]]:  # fmt: skip
-    """On a CPU: the entrants that ``seconds`` afford with ``min_steps`` steps each, cheapest first, and
-    one plan that spends the time on as many images as it buys."""
+              image_size: int | None, batch_size: int, seeds: int = 1) -> tuple[Plan, list[str], dict[str, str]]:  # fmt: skip
+    """On a CPU: the entrants that ``seconds`` (for one run of each) afford with ``min_steps`` steps
+    each, cheapest first, and one plan that spends the time on as many images as it buys."""
     names, first = list(plans), next(iter(plans.values()))
     if first.kind != "preview":  # NETS_BUDGET=publish: ten times the compute
         seconds = seconds * _PUBLISH_FACTOR
     size = image_size or min(p.image_size for p in plans.values())
     floor = _images_per_class(min_steps, batch_size, epochs, classes)
     cost, skipped = _costs_per_image(plans, size)
-    entrants = _cheapest_first(cost, skipped, floor * classes * epochs, seconds, min_steps)
+    entrants = _cheapest_first(cost, skipped, floor * classes * epochs, seconds, min_steps, seeds)
     if not entrants:
         raise ValueError(
-            f"no contender gets {min_steps} steps in {seconds:g} s on this CPU; "
-            "raise seconds= or lower min_steps="
+            f"no contender gets {_runs(seeds, min_steps)} in {seconds * seeds:g} s on this CPU; "
+            "raise seconds= or lower min_steps= or seeds="
         )
     per_image = sum(cost[n] for n in entrants)
     subset = max(floor, int(seconds / (classes * epochs * per_image)))
@@ -383,20 +388,27 @@ def _costs_per_image(plans: dict[str, Plan], size: int) -> tuple[dict[str, float
     return cost, skipped
 
 
+def _runs(seeds: int, steps: int) -> str:
+    return f"{steps} steps" if seeds == 1 else f"{seeds} runs of {steps} steps"
+
+
 def _cheapest_first(cost: dict[str, float], skipped: dict[str, str], images: int, seconds: float,
-                    min_steps: int) -> list[str]:  # fmt: skip
+                    min_steps: int, seeds: int = 1) -> list[str]:  # fmt: skip
     """Enter contenders cheapest first while all of them still get their ``images`` (``min_steps``
-    steps) within ``seconds``; the reason for each left out goes into ``skipped``."""
+    steps) within ``seconds`` a run (``seeds`` runs each); the reason for each left out goes into
+    ``skipped``, in seconds for all its runs."""
     entrants: list[str] = []
+    whole = seconds * seeds
     for n in sorted(cost, key=cost.get):
         total = sum(cost[m] for m in [*entrants, n])
         if images * total <= seconds:
             entrants.append(n)
             continue
         if images * cost[n] > seconds:  # seconds for its min_steps steps alone, estimated
-            why = f"too slow for {min_steps} steps in {seconds:g} s on this CPU"
+            why = f"too slow for {_runs(seeds, min_steps)} in {whole:g} s on this CPU"
         else:
-            others = images * (total - cost[n])
-            why = f"no time left for its {min_steps} steps after the cheaper entrants' {others:.0f} s of {seconds:g} s"
+            others = images * (total - cost[n]) * seeds
+            why = (f"no time left for its {_runs(seeds, min_steps)} after the cheaper entrants' "
+                   f"{others:.0f} s of {whole:g} s")  # fmt: skip
         skipped[n] = f"{why} (about {cost[n] * 1e3:.0f} ms per image)"
     return entrants

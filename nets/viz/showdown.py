@@ -237,57 +237,82 @@ def budget_chart(frame, gmacs: float) -> Figure:
     return fig
 
 
-def _race_curves(ax: plt.Axes, histories: Mapping[str, History], classes: int) -> None:
-    """Each entrant's validation top-1 epoch by epoch, chance marked; line styles tell a family apart."""
+def seed_runs(histories: Mapping[str, History | Sequence[History]]) -> dict[str, list[History]]:
+    """A race's histories as ``{name: [History of each seed]}``, whether given per seed or one per name."""
+    out = {}
+    for name, runs in histories.items():
+        runs = [runs] if hasattr(runs, "final") else list(runs)
+        if not runs:
+            raise ValueError(f"histories[{name!r}] holds no run")
+        out[name] = runs
+    return out
+
+
+def _race_curves(ax: plt.Axes, histories: Mapping[str, list[History]], classes: int) -> None:
+    """Each seed's validation top-1 epoch by epoch (a thin line per seed), chance marked; line styles tell
+    members of a family apart."""
     members: dict[str, int] = {}
-    for name, h in histories.items():
+    for name, runs in histories.items():
         family = entry(name).family
-        style = ("-", "--", ":", "-.")[members.get(family, 0) % 4]  # tell members of one family apart
+        style = ("-", "--", ":", "-.")[members.get(family, 0) % 4]
         members[family] = members.get(family, 0) + 1
-        ax.plot([e["epoch"] for e in h.epochs], [100 * e["val_top1"] for e in h.epochs], style,
-                marker="o", markersize=3, color=FAMILY_COLORS.get(family, "black"), label=label(name))  # fmt: skip
+        for i, h in enumerate(runs):
+            ax.plot([e["epoch"] for e in h.epochs], [100 * e["val_top1"] for e in h.epochs], style, marker="o",
+                    markersize=2.5, linewidth=1, alpha=0.7, color=FAMILY_COLORS.get(family, "black"),
+                    label=f"{label(name)} ({len(runs)} seeds)" if i == 0 else None)  # fmt: skip
     ax.axhline(100 / classes, color="gray", linestyle=":", linewidth=1)
-    ax.set(xlabel="epoch", ylabel="val top-1 (%)", title="validation accuracy per epoch", ylim=(0, 100))
+    ax.set(
+        xlabel="epoch",
+        ylabel="val top-1 (%)",
+        title="validation accuracy per epoch, every seed",
+        ylim=(0, 100),
+    )
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.legend(fontsize=SMALL_PT, ncol=2, loc="best")
     ax.grid(alpha=0.3)
 
 
-def _race_bars(ax: plt.Axes, histories: Mapping[str, History], classes: int) -> None:
-    """Where each entrant ended: validation top-1 as bars, best at the top, chance marked."""
-    final = {name: 100 * h.final["val_top1"] for name, h in histories.items()}
-    order = sorted(final, key=final.get)
-    ax.barh([label(n) for n in order], [final[n] for n in order],
-            color=[FAMILY_COLORS.get(entry(n).family, "gray") for n in order], alpha=0.8)  # fmt: skip
-    for i, n in enumerate(order):
-        ax.text(final[n], i, f" {final[n]:.1f}", va="center", fontsize=SMALL_PT)
+def _race_seeds(ax: plt.Axes, histories: Mapping[str, list[History]], classes: int) -> None:
+    """Where each entrant ended: a dot per seed and a bar at their mean, best mean at the top, chance marked."""
+    top1 = {name: [100 * h.final["val_top1"] for h in runs] for name, runs in histories.items()}
+    mean = {name: sum(v) / len(v) for name, v in top1.items()}
+    order = sorted(mean, key=mean.get)
+    for i, name in enumerate(order):
+        color = FAMILY_COLORS.get(entry(name).family, "gray")
+        ax.scatter(top1[name], [i] * len(top1[name]), s=22, color=color, alpha=0.8, zorder=3)
+        ax.vlines(mean[name], i - 0.3, i + 0.3, color=color, linewidth=2)
+    ax.set_yticks(range(len(order)), [f"{label(n)} ({len(top1[n])} seeds)" for n in order])
     ax.axvline(100 / classes, color="black", linestyle=":", linewidth=1)
     ax.text(100 / classes, len(order) - 0.4, f" chance (1 in {classes})", fontsize=SMALL_PT, va="bottom")
-    epochs = {len(h) for h in histories.values()}
+    epochs = {len(runs[0]) for runs in histories.values()}
     ax.set(xlabel=f"val top-1 (%) after {'/'.join(map(str, sorted(epochs)))} epoch(s)", xlim=(0, 100),
            ylim=(-0.6, len(order) + 0.2))  # fmt: skip
-    ax.set_title("where each ended", fontsize=9)
+    ax.set_title("where each ended: a dot per seed, a bar at the mean", fontsize=9)
     ax.tick_params(labelsize=SMALL_PT)
     ax.grid(alpha=0.3, axis="x")
 
 
-def race_chart(histories: Mapping[str, History]) -> Figure:
-    """Where each entrant ended (validation top-1, with chance marked) and, for runs of more than one
-    epoch, its validation top-1 epoch by epoch."""
+def race_chart(histories: Mapping[str, History | Sequence[History]]) -> Figure:
+    """Where every seed of each entrant ended (validation top-1, a bar at each entrant's mean, chance
+    marked) and, for runs of more than one epoch, every seed's validation top-1 epoch by epoch.
+
+    ``histories``: ``race``'s ``{name: [History of each seed]}`` (one History per name is one seed)."""
     if not histories:
         raise ValueError("race_chart needs at least one trained contender")
-    several_epochs = max(len(h) for h in histories.values()) > 1
-    classes = len(next(iter(histories.values())).config.get("classes", [])) or _CLASSES
-    width, height = (8.0, 3.4) if several_epochs else (5.5, 0.3 * len(histories) + 1.4)
+    runs = seed_runs(histories)
+    several_epochs = max(len(h) for rs in runs.values() for h in rs) > 1
+    some = next(iter(runs.values()))[0]
+    classes = len(some.config.get("classes", [])) or _CLASSES
+    width, height = (8.0, 3.4) if several_epochs else (5.5, 0.3 * len(runs) + 1.4)
     with new_figure(width, height) as fig:
         if several_epochs:
-            curves, bars = fig.subplots(ncols=2, gridspec_kw={"width_ratios": [3, 2]})
-            _race_curves(curves, histories, classes)
+            curves, ends = fig.subplots(ncols=2, gridspec_kw={"width_ratios": [3, 2]})
+            _race_curves(curves, runs, classes)
         else:
-            bars = fig.subplots()
-        _race_bars(bars, histories, classes)
+            ends = fig.subplots()
+        _race_seeds(ends, runs, classes)
         heading = "The race: one recipe, one budget"
-        standin = [h.config.get("data") for h in histories.values() if h.config.get("is_standin")]
+        standin = [h.config.get("data") for rs in runs.values() for h in rs if h.config.get("is_standin")]
         if standin:
             heading = f"{not_imagenette(standin[0])} -- {heading}"
         fig.suptitle(heading, fontsize=10, color=STANDIN_COLOR if standin else "black")
