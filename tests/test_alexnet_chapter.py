@@ -3,6 +3,7 @@ divisor, augmentation, Figure 1's network."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -254,6 +255,11 @@ def test_figure1_net_is_a_small_four_layer_cnn(activation):
     with pytest.raises(TypeError):
         lab.Figure1Net(10, "tanh")  # the activation is keyword-only
     assert lab.Figure1Net(5).classifier.out_features == 5
+    narrow = lab.Figure1Net(activation=activation, widths=(16, 16, 32))
+    assert [m.out_channels for m in narrow.modules() if isinstance(m, nn.Conv2d)] == [16, 16, 32]
+    assert narrow(torch.randn(2, 3, 20, 20)).shape == (2, 10)
+    with pytest.raises(ValueError, match="widths must be three"):
+        lab.Figure1Net(widths=(16, 32))
 
 
 def test_same_seed_gives_the_same_weights_whatever_the_activation():
@@ -333,38 +339,100 @@ def _run(name: str, steps: int | None, *, final: float = 0.3, max_steps: int = 3
     return lab.ErrorRun(name, 0.25, 1, max_steps, errors, steps, 1.0)
 
 
-@pytest.mark.parametrize(
-    ("relu", "tanh", "says"),
-    [
-        (50, 300, "ReLU was 6.0x faster, as in the paper's Figure 1."),
-        (100, 200, "ReLU was 2.0x faster, as in the paper's Figure 1, though by far less than its 6x."),
-        (200, 100, "tanh was 2.0x faster, the opposite of the paper's Figure 1 (ReLU 6x faster)."),
-        (100, 110, "about as fast (within a factor of 1.15), not the 6x of the paper's Figure 1."),
-        (110, 100, "about as fast (within a factor of 1.15), not the 6x of the paper's Figure 1."),
-    ],
-)
-def test_figure1_verdict_follows_the_steps(relu, tanh, says):
-    verdict = lab.figure1_verdict({"ReLU": _run("ReLU", relu), "tanh": _run("tanh", tanh)})
-    assert verdict.startswith(f"ReLU reached 25% training error in {relu} steps, tanh in {tanh}: ")
-    assert verdict.endswith(says)
+def _study(relu: list[int | None], tanh: list[int | None], *, rates=(0.01, 0.003)) -> lab.Figure1Study:
+    """A Figure1Study as figure1_study would return it: each seed reached 25% at the steps given (or never),
+    each unit's rate chosen from ``rates`` (one rate: not chosen per unit)."""
+
+    def seeds(name, steps):
+        return tuple(dataclasses.replace(_run(name, n), lr=0.01, seed=i) for i, n in enumerate(steps))
+
+    runs = {"ReLU": seeds("ReLU", relu), "tanh": seeds("tanh", tanh)}
+    sweep = {u: {lr: dataclasses.replace(r[0], lr=lr) for lr in rates} for u, r in runs.items()}
+    return lab.Figure1Study(sweep, runs, {}, "fashion-mnist")
 
 
-def test_figure1_verdict_when_one_or_neither_reaches_the_target():
-    relu_only = lab.figure1_verdict({"ReLU": _run("ReLU", 60), "tanh": _run("tanh", None, final=0.41)})
-    assert relu_only == (
-        "ReLU reached 25% training error in 60 steps; tanh did not within 300 (its training error ended "
-        "at 41%): ReLU was more than 5.0x faster, as in the paper's Figure 1 (ReLU 6x faster)."
+def test_figure1_verdict_comes_from_the_seeds_spread():
+    faster = lab.figure1_verdict(_study([50, 60, 55], [150, 130, 160]))
+    assert faster.startswith(
+        "With the protocol of the paper's Figure 1 (each unit at its own fastest rate: ReLU 0.01, tanh 0.01; "
+        "no regularisation) on fashion-mnist: ReLU 2.7x faster in steps to 25% training error than tanh "
+        "(3 seeds, per seed 2.2-3x;"
     )
-    tanh_only = lab.figure1_verdict({"ReLU": _run("ReLU", None, final=0.9), "tanh": _run("tanh", 150)})
-    assert tanh_only.startswith("tanh reached 25% training error in 150 steps; ReLU did not within 300")
-    assert "ended at 90%" in tanh_only and tanh_only.endswith(
-        "2.0x faster, the opposite of the paper's Figure 1 (ReLU 6x faster)."
+    assert faster.endswith(
+        "The direction of the paper's Figure 1, which measured ReLU 6x faster to 25% on CIFAR-10."
     )
-    neither = lab.figure1_verdict(
-        {"ReLU": _run("ReLU", None, final=0.3), "tanh": _run("tanh", None, final=0.5)}
+    # One seed of tanh as fast as ReLU's slowest: inside the spread, whatever the means say.
+    overlap = lab.figure1_verdict(_study([50, 60, 55], [150, 58, 160]))
+    assert "no clear difference in steps to 25% training error between ReLU and tanh" in overlap
+    assert overlap.endswith(
+        "Not the speed-up of the paper's Figure 1, which measured ReLU 6x faster to 25% on CIFAR-10."
     )
-    assert neither.startswith("Neither reached 25% training error within 300 and 300 steps")
-    assert "ReLU ended at 30%, tanh at 50%" in neither and "no verdict" in neither
+    slower = lab.figure1_verdict(_study([150, 160, 155], [50, 60, 55]))
+    assert "tanh 2.8x faster" in slower and "The opposite of the paper's Figure 1" in slower
+    missed = lab.figure1_verdict(_study([50, 60, 55], [None, 200, None]))
+    assert "ReLU clearly better" in missed and "tanh did not get there in 2 of 3 seeds" in missed
+
+
+def test_figure1_verdict_names_the_paper_only_under_its_protocol():
+    shared = lab.figure1_verdict(_study([50, 60, 55], [150, 130, 160], rates=(0.01,)))
+    assert shared.startswith(
+        "At learning rates not chosen per unit (ReLU 0.01, tanh 0.01) on fashion-mnist: ReLU"
+    )
+    assert "Figure 1" not in shared and "paper" not in shared
+
+
+def test_figure1_study_steps_and_curves_per_seed():
+    study = _study([50, None, 70], [100, 120, 110])
+    assert study.steps("ReLU", 0.25) == [50.0, math.inf, 70.0]
+    assert study.per_unit_rates and study.rates == {"ReLU": 0.01, "tanh": 0.01}
+    # _run's errors are 0.9 until the last step (0.2, or 0.3 for a seed that missed 25%).
+    assert study.curves([0.5, 0.25]) == {"ReLU": [[50, 50], [300, math.inf], [70, 70]],
+                                         "tanh": [[100, 100], [120, 120], [110, 110]]}  # fmt: skip
+    assert study.compare(0.25).winner is None  # a ReLU seed that never got there, the others faster
+
+
+def test_error_run_steps_to_reads_every_target_from_one_run():
+    run = lab.ErrorRun("ReLU", 0.2, 2, 10, (1.0, 0.6, 0.4, 0.3, 0.1), 5, 0.1)
+    assert run.running == pytest.approx([0.8, 0.5, 0.35, 0.2])
+    assert [run.steps_to(t) for t in (0.8, 0.5, 0.4, 0.2, 0.1)] == [2, 3, 4, 5, None]
+    assert run.steps_to(run.target) == run.steps
+
+
+def test_figure1_study_chooses_each_units_fastest_rate_then_runs_the_seeds():
+    split = _two_class_split(128)
+    study = lab.figure1_study(split, 2, rates=(0.1, 0.001), seeds=(0, 1), target=0.2, max_steps=40,
+                              widths=(4, 4, 4), batch_size=8, image_size=16, window=3)  # fmt: skip
+    for unit in ("ReLU", "tanh"):
+        fast, slow = study.sweep[unit][0.1], study.sweep[unit][0.001]
+        assert fast.steps is not None and study.rates[unit] == 0.1
+        assert slow.steps is None and len(slow.errors) == fast.steps  # stopped where it could no longer win
+        assert study.runs[unit][0] is fast and [r.seed for r in study.runs[unit]] == [0, 1]
+        assert all(r.lr == 0.1 for r in study.runs[unit])
+        assert study.trained[unit].classifier.out_features == 2
+    assert study.per_unit_rates
+    assert "0.1" in study.sweep_table().columns[-1] or "lr 0.1" in study.sweep_table().columns
+    assert study.sweep_table().loc["ReLU", "lr 0.1"].endswith("(chosen)")
+    with pytest.raises(ValueError, match="two seeds"):
+        lab.figure1_study(split, 2, seeds=(0,))
+    with pytest.raises(ValueError, match="units must name two"):
+        lab.figure1_study(split, 2, units=("ReLU", "sigmoid"))
+
+
+def test_steps_to_error_can_stop_a_diverging_rate():
+    run = lab.steps_to_error(_tiny_net(), _two_class_split(), lr=1e6, batch_size=8, image_size=8, max_steps=50,
+                             on_divergence="stop")  # fmt: skip
+    assert run.diverged and run.steps is None and len(run.errors) < 50 and run.lr == 1e6
+    with pytest.raises(RuntimeError, match="lower lr"):
+        lab.steps_to_error(_tiny_net(), _two_class_split(), lr=1e6, batch_size=8, image_size=8, max_steps=50)
+
+
+def test_resized_split_is_the_resize_steps_to_error_does():
+    split = _two_class_split(64)
+    small = lab.resized_split(split, 8, per_class=10)
+    assert small.images.shape == (20, 3, 8, 8) and small.images.dtype == torch.uint8
+    assert sorted(small.labels.tolist()) == [0] * 10 + [1] * 10
+    same = lab.resized_split(split, 12)  # the images are 12 px: resizing to 12 changes nothing
+    assert torch.equal(same.images, split.images) and torch.equal(same.labels, split.labels)
 
 
 def test_error_run_averages_the_last_window_of_steps():
@@ -435,3 +503,67 @@ def test_he_init_can_start_the_output_layer_small():
     assert first_loss == pytest.approx(math.log(10), abs=0.1)
     with pytest.raises(ValueError, match="output_std"):
         lab.he_init_(nn.Linear(2, 2), output_std=-1.0)
+
+
+# What training does to a first layer: structure where there was noise
+
+
+def test_neighbour_correlation_scores_noise_near_zero_and_smooth_filters_near_one():
+    torch.manual_seed(0)
+    noise = nn.init.kaiming_normal_(torch.empty(96, 3, 11, 11))  # AlexNet's conv1, He-initialised
+    assert abs(lab.neighbour_correlation(noise).mean().item()) < 0.03
+    x = torch.linspace(-1, 1, 11)
+    blob = torch.exp(-3 * (x[:, None] ** 2 + x[None] ** 2)).expand(2, 3, 11, 11)
+    assert lab.neighbour_correlation(blob).tolist() == pytest.approx([0.93, 0.93], abs=0.01)
+    checkerboard = ((torch.arange(5)[:, None] + torch.arange(5)[None]) % 2).float().expand(1, 3, 5, 5)
+    assert lab.neighbour_correlation(checkerboard).item() == pytest.approx(-1.0)
+    assert lab.neighbour_correlation(torch.ones(1, 3, 4, 4)).item() == 0.0  # constant: nothing to correlate
+    with pytest.raises(ValueError, match="conv weight"):
+        lab.neighbour_correlation(torch.zeros(3, 11, 11))
+
+
+def test_a_brief_run_puts_structure_into_the_first_layer():
+    # AlexNet's first layer (11x11 filters, stride 4, He init), trained briefly as the chapter's run is:
+    # 20 steps on 120 stand-in images (drawn shapes, 64 px). The raw filters stay near their noise
+    # (measured: -0.008 to -0.003 after, -0.007 to -0.002 before, seeds 0-2), while the change scores
+    # 0.77-0.80 (10 to 40 steps); the thresholds leave room on either side.
+    from nets.data.standin import standin_images
+
+    images, labels = standin_images(12, 64, seed=0)
+    x, y = (torch.from_numpy(images).float() / 255 - 0.45) / 0.25, torch.from_numpy(labels).long()
+    g = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 16, 11, stride=4), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten(),
+                        nn.Linear(64, 10))  # fmt: skip
+    lab.he_init_(net)
+    before = net[0].weight.detach().clone()
+    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+    for _ in range(20):
+        batch = torch.randint(len(y), (32,), generator=g)
+        loss = nn.functional.cross_entropy(net(x[batch]), y[batch])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    after = net[0].weight.detach()
+    score = {k: lab.neighbour_correlation(w).mean().item() for k, w in
+             {"before": before, "after": after, "change": after - before}.items()}  # fmt: skip
+    assert abs(score["before"]) < 0.05 and abs(score["after"]) < 0.05
+    assert score["change"] > 0.6 > 0.05 > score["before"]
+
+
+def test_filter_change_shows_before_after_and_their_difference():
+    import nets.viz
+
+    torch.manual_seed(0)
+    before = torch.randn(20, 3, 11, 11)
+    after = before + 0.05 * torch.randn(20, 3, 11, 11)
+    fig = nets.viz.filter_change(before, after, max_filters=6, scores=[0.0, 0.01, 0.8])
+    tiles = [ax for ax in fig.axes if ax.images]
+    assert len(tiles) == 18  # three rows of six
+    assert [ax.get_ylabel() for ax in fig.axes[::6]] == ["before\n+0.00", "after\n+0.01", "change\n+0.80"]
+    conv = nn.Conv2d(3, 4, 5)
+    assert len([ax for ax in nets.viz.filter_change(conv, conv).axes if ax.images]) == 12
+    with pytest.raises(ValueError, match="same shape"):
+        nets.viz.filter_change(before, after[:10])
+    with pytest.raises(ValueError, match="RGB filters"):
+        nets.viz.filter_change(torch.zeros(4, 1, 5, 5), torch.zeros(4, 1, 5, 5))

@@ -4,8 +4,12 @@
   its table (``nets.models.alexnet.ALEXNET_2012``), with "what if conv1 were ..." as an option;
   :func:`map_sides` measures the same map sizes on a built model.
 - :class:`Figure1Net`, :func:`steps_to_error` and :func:`figure1_verdict`: the paper's Figure 1 (ReLU
-  against tanh: optimiser steps to a training-error target); :func:`flat_fraction`: where each
-  activation stops passing gradient.
+  against tanh: optimiser steps to a training-error target, the verdict from
+  ``nets.lab.verdicts.compare``); :func:`flat_fraction`: where each activation stops passing gradient.
+- :func:`figure1_study`, :class:`Figure1Study`: the same with the paper's protocol (each unit's learning
+  rate chosen on its own, several seeds, steps to a range of targets); :func:`resized_split` makes its
+  runs cheap.
+- :func:`neighbour_correlation`: how much structure a first layer's filters have (noise scores about 0).
 - :func:`lrn_divisor`: what local response normalisation divides each activation by.
 - :func:`random_crop_flip`, :func:`rgb_pca`, :func:`pca_colour_jitter`: the paper's Section 4.1.
 - :func:`he_init_`: He et al.'s initialisation, with which the chapter trains ``alexnet2012``.
@@ -23,22 +27,28 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..checks import check_choice, check_float, check_int
-from ..data import MEAN, STD, crop_resize, raw_batches
+from ..data import MEAN, STD, Split, balanced_subset, crop_resize, raw_batches
 from ..layers import check_images, local_response_norm
 from ..models.alexnet import ACTIVATIONS, ALEXNET_2012, FC_WIDTH, POOL_OUTPUT, check_groups
 from ..probes import grow_field, record
+from .verdicts import Comparison, compare
 
 __all__ = [
+    "PAPER_SPEEDUP",
     "ErrorRun",
     "Figure1Net",
+    "Figure1Study",
+    "figure1_study",
     "figure1_verdict",
     "flat_fraction",
     "he_init_",
     "layer_arithmetic",
     "lrn_divisor",
     "map_sides",
+    "neighbour_correlation",
     "pca_colour_jitter",
     "random_crop_flip",
+    "resized_split",
     "rgb_pca",
     "steps_to_error",
 ]
@@ -158,22 +168,29 @@ class Figure1Net(nn.Module):
     convolutions (32, 32 and 64 channels, padding 2), each followed by the activation and a 3x3 max-pool
     with stride 2, then one fully-connected layer. It has 85,098 parameters for 10 classes (CIFAR-10's
     count, hence the default). Any input of at least 15 px works: the last maps are average-pooled to 3x3.
+    ``widths`` changes the three convolutions' channels (the depth stays the paper's four layers).
     """
 
-    def __init__(self, num_classes: int = 10, *, activation: str = "relu") -> None:
+    def __init__(
+        self, num_classes: int = 10, *, activation: str = "relu", widths: tuple[int, int, int] = (32, 32, 64)
+    ) -> None:
         super().__init__()
         check_int("num_classes", num_classes)
         check_choice("activation", activation, tuple(ACTIVATIONS))
+        if not isinstance(widths, (tuple, list)) or len(widths) != 3:
+            raise ValueError(f"widths must be three channel counts, one per convolution, got {widths!r}")
+        for i, width in enumerate(widths, start=1):
+            check_int(f"conv{i}'s width", width)
         self.name = f"figure1_net ({activation})"
         self.min_size = 15
         layers: OrderedDict[str, nn.Module] = OrderedDict()
-        for i, (c_in, c_out) in enumerate(((3, 32), (32, 32), (32, 64)), start=1):
+        for i, (c_in, c_out) in enumerate(zip((3, *widths[:2]), widths, strict=True), start=1):
             layers[f"conv{i}"] = nn.Conv2d(c_in, c_out, 5, padding=2)
             layers[f"act{i}"] = ACTIVATIONS[activation]()
             layers[f"pool{i}"] = nn.MaxPool2d(3, stride=2)
         self.features = nn.Sequential(layers)
         self.avgpool = nn.AdaptiveAvgPool2d(3)
-        self.classifier = nn.Linear(64 * 3 * 3, num_classes)
+        self.classifier = nn.Linear(widths[-1] * 3 * 3, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_images(x, self.min_size, "Figure1Net", model=self)
@@ -187,7 +204,8 @@ class ErrorRun:
     ``errors[i]`` is the error on step i+1's batch, measured by its forward pass before the update (the
     training error cuda-convnet reported as it went); ``running`` averages it over the last ``window``
     steps. ``steps`` is the first step whose running error is at most ``target``, None if no step within
-    the run's ``max_steps`` got there.
+    the run's ``max_steps`` got there. ``lr`` and ``seed`` are the run's; ``diverged``: its loss became
+    NaN or infinite and it stopped there.
     """
 
     activation: str
@@ -197,6 +215,9 @@ class ErrorRun:
     errors: tuple[float, ...]
     steps: int | None
     seconds: float
+    lr: float | None = None
+    seed: int | None = None
+    diverged: bool = False
 
     @property
     def running(self) -> list[float]:
@@ -209,6 +230,15 @@ class ErrorRun:
         """The running training error at the last step taken (NaN before ``window`` steps)."""
         running = self.running
         return running[-1] if running else math.nan
+
+    def steps_to(self, target: float) -> int | None:
+        """The first step whose running error is at most ``target``; None if none in this run got there.
+
+        ``steps_to(run.target) == run.steps``; a ``target`` below the run's own can only be met where the
+        run went on, so a run that stopped at its target answers None for lower ones.
+        """
+        check_float("target", target, low=0.0, high=1.0)
+        return next((i + self.window for i, e in enumerate(self.running) if e <= target), None)
 
 
 def steps_to_error(
@@ -224,16 +254,19 @@ def steps_to_error(
     image_size: int = 32,
     seed: int = 0,
     activation: str = "",
+    on_divergence: str = "raise",
 ) -> ErrorRun:
     """Train ``net`` on ``split`` (a ``nets.data.Split``) until its training error falls to ``target``.
 
     From the paper's Figure 1 it keeps the default ``target``, 25%, and "no regularization of any kind" (no
-    weight decay, no augmentation: every image is resized whole to ``image_size``). The paper chose each
-    unit's learning rate separately; here ``lr`` is whatever the caller passes for the run. The optimiser
-    (classical SGD with ``momentum`` at a constant rate) and ``batch_size`` are our choices: the paper does
-    not give them for this experiment. Batches come in a fresh random order every epoch from ``seed``, on
-    the device ``net`` is on. After every step the error of the last ``window`` batches is compared with
-    ``target``; the run stops at the first step where it is at most ``target``, or after ``max_steps``.
+    weight decay, no dropout, no augmentation: every image is resized whole to ``image_size``). The paper
+    chose each unit's learning rate separately (:func:`figure1_study` does); here ``lr`` is whatever the
+    caller passes for the run. The optimiser (classical SGD with ``momentum`` at a constant rate) and
+    ``batch_size`` are our choices: the paper does not give them for this experiment. Batches come in a
+    fresh random order every epoch from ``seed``, on the device ``net`` is on. After every step the error
+    of the last ``window`` batches is compared with ``target``; the run stops at the first step where it is
+    at most ``target``, or after ``max_steps``. A loss that is not finite raises RuntimeError, or with
+    ``on_divergence="stop"`` ends the run there (``diverged``: a rate too high for the unit, in a sweep).
     Returns an :class:`ErrorRun` (``activation`` is only its label).
     """
     check_float("target", target, low=0.0, high=1.0, high_open=True)
@@ -243,6 +276,7 @@ def steps_to_error(
     check_float("lr", lr, low=0.0, low_open=True)
     check_float("momentum", momentum, low=0.0, high=1.0, high_open=True)
     check_int("batch_size", batch_size)
+    check_choice("on_divergence", on_divergence, ("raise", "stop"))
     if len(split) < batch_size:
         raise ValueError(f"the split has {len(split)} images, fewer than one batch of {batch_size}")
     device = next(net.parameters()).device  # the batches go where the network is
@@ -251,10 +285,10 @@ def steps_to_error(
     opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum)
     net.train()
     errors: list[float] = []
-    steps = None
+    steps, diverged = None, False
     start = time.perf_counter()
     epoch = 0
-    while steps is None and len(errors) < max_steps:
+    while steps is None and not diverged and len(errors) < max_steps:
         for x, y in raw_batches(split, batch_size, train=True, device=device, seed=seed, epoch=epoch):
             b = x.shape[0]
             whole, centre = torch.ones(b, device=device), torch.zeros(b, device=device)
@@ -263,6 +297,9 @@ def steps_to_error(
             loss = F.cross_entropy(logits, y)
             errors.append((logits.detach().argmax(1) != y).float().mean().item())
             if not math.isfinite(loss.item()):
+                if on_divergence == "stop":
+                    diverged = True
+                    break
                 raise RuntimeError(
                     f"the {activation or 'network'}'s loss is {loss.item()} at step {len(errors)}: lower lr"
                 )
@@ -274,39 +311,203 @@ def steps_to_error(
             if steps is not None or len(errors) >= max_steps:
                 break
         epoch += 1
-    return ErrorRun(activation, target, window, max_steps, tuple(errors), steps, time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    return ErrorRun(activation, target, window, max_steps, tuple(errors), steps, seconds, lr, seed, diverged)
 
 
-def figure1_verdict(runs: dict[str, ErrorRun], *, paper_ratio: float = 6.0, tie: float = 1.15) -> str:
-    """One sentence on the ``{"ReLU": run, "tanh": run}`` pair, decided by their numbers.
+def resized_split(split, image_size: int, *, per_class: int | None = None, seed: int = 0):
+    """``split`` with every image resized whole to ``image_size`` once, optionally ``per_class`` images a class.
 
-    Both reached the target: the ratio of their steps; ReLU faster "as in the paper" when it needed
-    fewer steps by more than the factor ``tie`` (and "by far less" than ``paper_ratio`` when the factor is
-    under half of it), tanh faster "the opposite", "about as fast" in between. One reached it: the
-    other's error after its ``max_steps`` steps. Neither: no verdict, both final errors.
+    The same resize :func:`steps_to_error` applies to every batch (so a run on the result equals a run on
+    ``split``'s same images, up to rounding to uint8), done once instead of at every step: on a CPU that
+    is a third of a small network's step. ``per_class`` keeps a balanced random subset
+    (``nets.data.balanced_subset``, from ``seed``) first.
     """
-    relu, tanh = runs["ReLU"], runs["tanh"]
-    target = f"{relu.target:.0%} training error"
-    paper = f"the paper's Figure 1 (ReLU {paper_ratio:g}x faster)"
-    if relu.steps is not None and tanh.steps is not None:
-        head = f"ReLU reached {target} in {relu.steps} steps, tanh in {tanh.steps}"
-        ratio = tanh.steps / relu.steps
-        if ratio >= tie:
-            size = "" if ratio >= paper_ratio / 2 else f", though by far less than its {paper_ratio:g}x"
-            return f"{head}: ReLU was {ratio:.1f}x faster, as in the paper's Figure 1{size}."
-        if 1 / ratio >= tie:
-            return f"{head}: tanh was {1 / ratio:.1f}x faster, the opposite of {paper}."
-        return f"{head}: about as fast (within a factor of {tie:g}), not the {paper_ratio:g}x of the paper's Figure 1."
-    if relu.steps is None and tanh.steps is None:
-        return (
-            f"Neither reached {target} within {relu.max_steps} and {tanh.max_steps} steps (ReLU ended at "
-            f"{relu.final_error:.0%}, tanh at {tanh.final_error:.0%}): no verdict on speed; it needs a longer run."
+    check_int("image_size", image_size, minimum=8)
+    if per_class is not None:
+        split = balanced_subset(split, per_class, seed=seed)
+    chunks = []
+    for i in range(0, len(split), 512):
+        x = split.images[i : i + 512].float()
+        whole, centre = torch.ones(x.shape[0]), torch.zeros(x.shape[0])
+        x = crop_resize(x, whole, whole, centre, centre, image_size)
+        chunks.append(x.round().clamp(0, 255).to(torch.uint8))
+    return Split(torch.cat(chunks), split.labels.clone())
+
+
+PAPER_SPEEDUP = 6.0  # Figure 1: ReLU reached 25% training error on CIFAR-10 six times faster than tanh
+PAPER_TARGET = 0.25
+
+
+@dataclass(frozen=True)
+class Figure1Study:
+    """The paper's Figure 1 protocol, run by :func:`figure1_study`: each unit at its own fastest rate, several seeds.
+
+    ``sweep[unit][lr]``: the first seed's run at each rate tried (a rate is stopped where it falls behind
+    the fastest so far: it can no longer be the fastest). ``runs[unit]``: one run per seed at the unit's
+    chosen rate (the first is the sweep's). ``trained[unit]``: the first seed's network after its run.
+    ``data`` names the images the runs trained on.
+    """
+
+    sweep: dict[str, dict[float, ErrorRun]]
+    runs: dict[str, tuple[ErrorRun, ...]]
+    trained: dict[str, nn.Module]
+    data: str = ""
+
+    @property
+    def rates(self) -> dict[str, float]:
+        """Each unit's chosen learning rate."""
+        return {unit: runs[0].lr for unit, runs in self.runs.items()}
+
+    @property
+    def per_unit_rates(self) -> bool:
+        """Whether every unit's rate was chosen as the fastest of two or more: the paper's protocol."""
+        return all(len(self.sweep.get(unit, {})) >= 2 for unit in self.runs)
+
+    def steps(self, unit: str, target: float) -> list[float]:
+        """Each seed's steps to ``target`` for ``unit``: ``math.inf`` where a seed did not get there."""
+        return [math.inf if (n := run.steps_to(target)) is None else float(n) for run in self.runs[unit]]
+
+    def curves(self, targets) -> dict[str, list[list[float]]]:
+        """``{unit: [[steps to each target] for each seed]}``, as ``nets.viz.seed_bands`` draws them."""
+        return {unit: [list(col) for col in zip(*(self.steps(unit, t) for t in targets), strict=True)]
+                for unit in self.runs}  # fmt: skip
+
+    def compare(self, target: float = PAPER_TARGET) -> Comparison:
+        """``nets.lab.verdicts.compare`` on the two units' steps to ``target`` (fewer is better)."""
+        (a, b) = self.runs  # the two units, in the order they were run
+        what = f"steps to {target:.0%} training error"
+        return compare(a, self.steps(a, target), b, self.steps(b, target), higher_is_better=False,
+                       scale="ratio", what=what)  # fmt: skip
+
+    def sweep_table(self):
+        """A DataFrame: steps to the runs' target for every unit (rows) and rate tried (columns), as text."""
+        import pandas as pd
+
+        def cell(run: ErrorRun) -> str:
+            if run.diverged:
+                text = f"diverged at step {len(run.errors)}"
+            elif run.steps is not None:
+                text = str(run.steps)
+            else:
+                text = f"not by step {len(run.errors)} ({run.final_error:.0%})"
+            return text + (" (chosen)" if run.lr == self.rates[run.activation] else "")
+
+        rows = {unit: {f"lr {lr:g}": cell(run) for lr, run in sorted(rates.items())}
+                for unit, rates in self.sweep.items()}  # fmt: skip
+        return pd.DataFrame(rows).T.fillna("")
+
+
+def figure1_study(
+    split,
+    num_classes: int,
+    *,
+    units: tuple[str, str] = ("ReLU", "tanh"),
+    rates: tuple[float, ...] = (0.003, 0.01, 0.03),
+    seeds: tuple[int, ...] = (0, 1, 2),
+    target: float = PAPER_TARGET,
+    max_steps: int = 300,
+    widths: tuple[int, int, int] = (32, 32, 64),
+    data: str = "",
+    **options,
+) -> Figure1Study:
+    """The paper's Figure 1 protocol: each unit's learning rate chosen on its own, then several seeds.
+
+    For each unit (``"ReLU"``, ``"tanh"``), a :class:`Figure1Net` trains on ``split`` with
+    :func:`steps_to_error` (no regularisation) on the first seed at every rate of ``rates`` in turn;
+    its rate is the one that reached ``target`` in the fewest steps (the lowest final error where none
+    did; a rate that diverges is out). A rate is stopped once it has taken as many steps as the fastest
+    so far, since it can no longer beat it: list the likeliest rate first. Then every other seed of
+    ``seeds`` trains at that rate (the seed sets the initial weights and the order of the batches). All
+    runs go on to ``target``, the lowest training error of interest, so one run answers every higher
+    target too (:meth:`ErrorRun.steps_to`). ``options`` go to :func:`steps_to_error` (``batch_size``,
+    ``image_size``, ``window``, ``momentum``).
+    """
+    check_int("num_classes", num_classes)
+    if len(units) != 2 or any(u.lower() not in ACTIVATIONS for u in units):
+        raise ValueError(
+            f"units must name two of {tuple(ACTIVATIONS)} (e.g. ('ReLU', 'tanh')), got {units!r}"
         )
-    (fast, done), (other, slow) = sorted(runs.items(), key=lambda item: item[1].steps is None)
-    return (
-        f"{fast} reached {target} in {done.steps} steps; {other} did not within {slow.max_steps} "
-        f"(its training error ended at {slow.final_error:.0%}): {fast} was more than "
-        f"{slow.max_steps / done.steps:.1f}x faster, {'as in' if fast == 'ReLU' else 'the opposite of'} {paper}."
+    if not rates or not seeds or len(seeds) < 2:
+        raise ValueError(
+            f"figure1_study needs at least one rate and two seeds, got rates={rates!r}, seeds={seeds!r}"
+        )
+    for lr in rates:
+        check_float("every rate", lr, low=0.0, low_open=True)
+
+    def run(unit: str, lr: float, seed: int, cap: int) -> tuple[ErrorRun, nn.Module]:
+        torch.manual_seed(seed)  # the initial weights: the same for both units
+        net = Figure1Net(num_classes, activation=unit.lower(), widths=widths)
+        return steps_to_error(net, split, target=target, max_steps=cap, lr=lr, seed=seed, activation=unit,
+                              on_divergence="stop", **options), net  # fmt: skip
+
+    sweep, runs, trained = {}, {}, {}
+    for unit in units:
+        sweep[unit], best, best_net = {}, None, None
+        for lr in rates:
+            cap = max_steps if best is None or best.steps is None else best.steps
+            sweep[unit][lr], net = run(unit, lr, seeds[0], cap)
+            if _faster(sweep[unit][lr], best):
+                best, best_net = sweep[unit][lr], net
+        runs[unit] = (best, *(run(unit, best.lr, seed, max_steps)[0] for seed in seeds[1:]))
+        trained[unit] = best_net
+    return Figure1Study(sweep, runs, trained, data)
+
+
+def _faster(run: ErrorRun, best: ErrorRun | None) -> bool:
+    """Whether ``run`` beats ``best``: it reached the target in fewer steps, or, neither reaching it, ended lower."""
+    if best is None:
+        return True
+    if run.diverged or best.diverged:
+        return best.diverged and not run.diverged
+    if run.steps is not None or best.steps is not None:
+        return run.steps is not None and (best.steps is None or run.steps < best.steps)
+    return run.final_error < best.final_error
+
+
+def figure1_verdict(study: Figure1Study, target: float = PAPER_TARGET) -> str:
+    """One sentence on the two units' steps to ``target``, decided by ``nets.lab.verdicts.compare``.
+
+    It names the paper's Figure 1 only where the protocol matches (each unit's rate the fastest of a
+    grid, no regularisation, which :func:`steps_to_error` never adds): then it sets the result beside the
+    paper's 6x. Otherwise it says what was measured, at which rates.
+    """
+    result = study.compare(target)
+    rates = ", ".join(f"{unit} {lr:g}" for unit, lr in study.rates.items())
+    on = f" on {study.data}" if study.data else ""
+    if not study.per_unit_rates:
+        return f"At learning rates not chosen per unit ({rates}){on}: {result.text}."
+    head = (
+        f"With the protocol of the paper's Figure 1 (each unit at its own fastest rate: {rates}; "
+        f"no regularisation){on}"
+    )
+    paper = f"the paper's Figure 1, which measured ReLU {PAPER_SPEEDUP:g}x faster to {PAPER_TARGET:.0%} on CIFAR-10"
+    if result.winner is None:
+        return f"{head}: {result.text}. Not the speed-up of {paper}."
+    direction = "The direction of" if result.winner == "ReLU" else "The opposite of"
+    return f"{head}: {result.text}. {direction} {paper}."
+
+
+def neighbour_correlation(weight: torch.Tensor) -> torch.Tensor:
+    """For each filter of a conv ``weight`` (out, in, kh, kw): how alike neighbouring weights are, from -1 to 1.
+
+    The correlation between every weight and its right-hand and lower neighbour in the same input
+    channel, after removing each channel's mean: about 0 for independent noise (a fresh He or PyTorch
+    initialisation: slightly below 0), near 1 for a smooth blob or a broad edge, negative
+    for a checkerboard. A first layer that has learned edges and blobs scores well above its
+    initialisation; so does the change training made to it. A filter of constant weights scores 0.
+    """
+    if weight.ndim != 4 or min(weight.shape[-2:]) < 2:
+        raise ValueError(
+            f"weight must be a conv weight (out, in, kh, kw) with kh, kw >= 2, got shape {tuple(weight.shape)}"
+        )
+    w = weight.detach().float()
+    w = w - w.mean(dim=(-2, -1), keepdim=True)
+    across = (w[..., :, 1:] * w[..., :, :-1]).mean(dim=(-3, -2, -1))
+    down = (w[..., 1:, :] * w[..., :-1, :]).mean(dim=(-3, -2, -1))
+    variance = w.pow(2).mean(dim=(-3, -2, -1))
+    return torch.where(
+        variance > 0, (across + down) / 2 / variance.clamp_min(1e-30), torch.zeros_like(variance)
     )
 
 

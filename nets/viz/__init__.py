@@ -17,7 +17,7 @@ these rules.)
 
 from .architecture import Part, architecture_diagram, architecture_parts
 from .curves import training_curves
-from .filters import feature_maps, filter_grid
+from .filters import feature_maps, filter_change, filter_grid
 from .page import (
     DPI,
     JPEG_QUALITY,
@@ -50,6 +50,7 @@ __all__ = [
     "budget_chart",
     "encode_figure",
     "feature_maps",
+    "filter_change",
     "filter_grid",
     "ilsvrc_chart",
     "metric_chart",

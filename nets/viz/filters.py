@@ -98,6 +98,65 @@ def filter_grid(model_or_conv: nn.Module, *, max_filters: int = 64, title: str |
     return fig
 
 
+def _rgb_weight(weight: nn.Module | torch.Tensor, what: str) -> torch.Tensor:
+    if isinstance(weight, nn.Module):
+        weight = _first_rgb_conv(weight)[1].weight
+    if not isinstance(weight, torch.Tensor) or weight.ndim != 4 or weight.shape[1] != 3:
+        shape = tuple(weight.shape) if isinstance(weight, torch.Tensor) else type(weight).__name__
+        raise ValueError(
+            f"{what} must be RGB filters (out, 3, kh, kw) or a model or conv with them, got {shape}"
+        )
+    return weight.detach().float().cpu()
+
+
+def filter_change(
+    before: nn.Module | torch.Tensor,
+    after: nn.Module | torch.Tensor,
+    *,
+    max_filters: int = 12,
+    title: str | None = None,
+    scores: Sequence[float] | None = None,
+) -> Figure:
+    """First-layer filters before and after training, and what training changed: three rows of tiles.
+
+    ``before`` and ``after`` are the same layer's weights (out, 3, kh, kw) or models/convs holding them
+    (their first RGB convolution). Row 1: the filters before; row 2: after; row 3: after - before. Each
+    tile is min-max scaled on its own, so a change a few percent of the weights' size is as visible as
+    the weights: a brief run leaves the raw filters looking like their initial noise while the change
+    already shows the smooth blobs and edges training put there. ``scores``: three numbers to print
+    beside the rows (e.g. ``nets.lab.alexnet.neighbour_correlation`` of each row, averaged).
+    """
+    if not isinstance(max_filters, int) or isinstance(max_filters, bool) or max_filters < 1:
+        raise ValueError(f"max_filters must be a positive integer, got {max_filters!r}")
+    first, last = _rgb_weight(before, "before"), _rgb_weight(after, "after")
+    if first.shape != last.shape:
+        raise ValueError(
+            f"before and after must have the same shape, got {tuple(first.shape)} and {tuple(last.shape)}"
+        )
+    if scores is not None and len(scores) != 3:
+        raise ValueError(f"scores must be three numbers (before, after, change), got {scores!r}")
+    rows = {"before": first, "after": last, "change": last - first}
+    count, kh, kw = min(max_filters, first.shape[0]), first.shape[2], first.shape[3]
+    side = min(0.55, 6.4 / count)
+    width, height = count * side + 1.3, 3 * side + 1.0
+    with new_figure(width, height, image_format="auto") as fig:
+        axes = fig.subplots(3, count, squeeze=False)
+        for row, (label, weight) in enumerate(rows.items()):
+            tiles = _filters_as_rgb(weight[:count])
+            for index, ax in enumerate(axes[row]):
+                ax.set_xticks([])
+                ax.set_yticks([])
+                ax.imshow(tiles[index], interpolation="nearest")
+            note = "" if scores is None else f"\n{scores[row]:+.2f}"
+            axes[row, 0].set_ylabel(f"{label}{note}", rotation=0, ha="right", va="center", fontsize=8)
+        fig.suptitle(title or f"First-layer filters before and after training ({count} of {first.shape[0]})",
+                     fontsize=10)  # fmt: skip
+        fig.supxlabel(f"each tile: one {kh}×{kw} px filter over R, G, B; min-max scaled per tile", fontsize=8)
+        fig.subplots_adjust(left=1.1 / width, right=0.99, bottom=0.45 / height, top=1 - 0.45 / height,
+                            wspace=0.08, hspace=0.08)  # fmt: skip
+    return fig
+
+
 # --------------------------------------------------------------------------------------------------
 # What each layer makes of a photograph
 # --------------------------------------------------------------------------------------------------
