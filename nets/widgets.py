@@ -61,6 +61,19 @@ class Explorer(widgets.VBox):
         self.add_class("nets-explore")  # the browser test finds the widget by this class
         self.controls, self.view, self.links, self.live = controls, view, links, live
 
+    def _repr_mimebundle_(self, **kwargs: object) -> dict | tuple[dict, dict] | None:
+        """The widget, and beside it the image it shows first, for a renderer without widgets.
+
+        Pages, Jupyter and Colab pick the widget; the book's PDF (LaTeX takes no widget) and viewers
+        without a kernel show the static image of the initial state instead of the widget's repr.
+        """
+        bundle = super()._repr_mimebundle_(**kwargs)
+        data, metadata = _first_image(self.view)
+        if bundle is None or not data:
+            return bundle
+        bundle.update(data)
+        return (bundle, metadata) if metadata else bundle
+
 
 def explore(
     render: Callable[..., object], *, live: bool | None = None, dpi: float = DPI, **params: Sequence[object]
@@ -204,6 +217,18 @@ def _draw(
     out = widgets.Output(layout=layout)
     _show(out, render, values, dpi)
     return out
+
+
+def _first_image(view: widgets.Widget) -> tuple[dict[str, str], dict[str, object]]:
+    """The image ``view`` shows before a control is touched, as ({mime: base64}, metadata); empty if none."""
+    while isinstance(view, widgets.Stack) and view.children:
+        view = view.children[view.selected_index or 0]
+    for output in getattr(view, "outputs", ()):
+        data = {m: v for m, v in output.get("data", {}).items() if m in ("image/png", "image/jpeg")}
+        if data:
+            metadata = {m: v for m, v in output.get("metadata", {}).items() if m in data}
+            return data, metadata
+    return {}, {}
 
 
 def _page_bytes(view: widgets.Widget) -> int:
