@@ -30,6 +30,7 @@ import base64
 import contextlib
 import io
 import os
+import re
 import traceback
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -62,14 +63,14 @@ class Explorer(widgets.VBox):
         self.controls, self.view, self.links, self.live = controls, view, links, live
 
     def _repr_mimebundle_(self, **kwargs: object) -> dict | tuple[dict, dict] | None:
-        """The widget, and beside it the image it shows first, for a renderer without widgets.
+        """The widget, and beside it what it shows first, for a renderer without widgets.
 
         Pages, Jupyter and Colab pick the widget; the book's PDF (LaTeX takes no widget) and viewers
-        without a kernel show the static image of the initial state instead of the widget's repr.
+        without a kernel show the image of the initial state (or its text) instead of the widget's repr.
         """
         bundle = super()._repr_mimebundle_(**kwargs)
-        data, metadata = _first_image(self.view)
-        if bundle is None or not data:
+        data, metadata = _first_shown(self.view)
+        if bundle is None:
             return bundle
         bundle.update(data)
         return (bundle, metadata) if metadata else bundle
@@ -219,16 +220,23 @@ def _draw(
     return out
 
 
-def _first_image(view: widgets.Widget) -> tuple[dict[str, str], dict[str, object]]:
-    """The image ``view`` shows before a control is touched, as ({mime: base64}, metadata); empty if none."""
+# What a renderer without widgets shows for a widget whose first output is neither an image nor text.
+_NO_STATIC_VIEW = "[an interactive table or figure: the web edition and the notebook show it]"
+
+
+def _first_shown(view: widgets.Widget) -> tuple[dict[str, str], dict[str, object]]:
+    """What ``view`` shows before a control is touched, as ({mime: data}, metadata): its first image, else
+    its text as text/plain (a printed line, a DataFrame), else a note that only a widget shows it."""
     while isinstance(view, widgets.Stack) and view.children:
         view = view.children[view.selected_index or 0]
-    for output in getattr(view, "outputs", ()):
+    outputs = getattr(view, "outputs", ())
+    for output in outputs:
         data = {m: v for m, v in output.get("data", {}).items() if m in ("image/png", "image/jpeg")}
         if data:
-            metadata = {m: v for m, v in output.get("metadata", {}).items() if m in data}
-            return data, metadata
-    return {}, {}
+            return data, {m: v for m, v in output.get("metadata", {}).items() if m in data}
+    texts = [o.get("text") or o.get("data", {}).get("text/plain", "") for o in outputs]
+    text = "".join(t for t in texts if not re.fullmatch(r"<.* object>", t.strip()))
+    return {"text/plain": text.rstrip("\n") if text.strip() else _NO_STATIC_VIEW}, {}
 
 
 def _page_bytes(view: widgets.Widget) -> int:

@@ -308,5 +308,7 @@ def test_the_display_bundle_carries_the_first_image_for_renderers_without_widget
     assert base64.b64decode(data["image/png"]) == pngs(first)[0], "the first option's figure"
     live = nw.explore(draw_line, live=True, kernel_size=[3, 5])
     assert base64.b64decode(DisplayFormatter().format(live)[0]["image/png"]) == pngs(live.view)[0]
-    text = nw.explore(lambda k: f"k={k}", live=False, k=[1, 2])
-    assert not any(mime.startswith("image/") for mime in DisplayFormatter().format(text)[0])
+    text = DisplayFormatter().format(nw.explore(lambda k: f"k={k}", live=False, k=[1, 2]))[0]
+    assert text["text/plain"] == "k=1" and not any(mime.startswith("image/") for mime in text)
+    table = nw.explore(lambda k: HTML(f"<table><td>{k}</td></table>"), live=False, k=[1, 2])
+    assert DisplayFormatter().format(table)[0]["text/plain"] == nw._NO_STATIC_VIEW  # not the widget's repr
