@@ -73,12 +73,15 @@ def _squeeze(text: str) -> str:
 
 
 def _widget_images(page: str) -> list[tuple[int, int]]:
-    """(width, height) of each widget's static image in an executed page (what the PDF shows for it)."""
-    executed = ROOT / "_build" / "jupyter_execute" / f"{page}.ipynb"
-    if not executed.exists():
+    """(width, height) of each widget's static image in a page's cached outputs (what the PDF shows)."""
+    from jupyter_cache import get_cache
+
+    path = ROOT / f"{page}.ipynb"
+    if not path.exists():
         return []
+    _, nb = get_cache(build_book.EXECUTION_CACHE).merge_match_into_file(path)
     sizes = []
-    for cell in json.loads(executed.read_text())["cells"]:
+    for cell in nb.cells:
         for output in cell.get("outputs", []):
             data = output.get("data", {})
             mime = next((m for m in IMAGE_MIMES if m in data), None)
