@@ -4,6 +4,7 @@
     .venv/bin/python scripts/build_book.py --fresh      # re-execute every chapter
     .venv/bin/python scripts/build_book.py --refresh-js # fetch the pinned JavaScript again with npm
     .venv/bin/python scripts/build_book.py --sync-setup-cells   # copy book/_setup_cell.py into chapters
+    .venv/bin/python scripts/build_book.py --pdf        # the whole book in one PDF (`make pdf`, see build_pdf)
 
 Around `jupyter-book build` it does three things Jupyter Book does not:
 
