@@ -514,7 +514,9 @@ def latex_problems(log_text: str) -> list[str]:
 # LaTeX packages the Jupyter Book class (sphinx-jupyterbook-latex's jupyterBook.cls) loads but the book
 # never uses, with a stand-in where Debian has them only in a large package: bbm (blackboard-bold
 # \mathbbm, for the class's \RR, \NN, ...) is in texlive-fonts-extra, hundreds of MB.
-STAND_INS = {"bbm.sty": "\\ProvidesPackage{bbm}[2025/01/01 stand-in]\n\\providecommand{\\mathbbm}[1]{\\mathbb{#1}}\n"}
+STAND_INS = {
+    "bbm.sty": "\\ProvidesPackage{bbm}[2025/01/01 stand-in]\n\\providecommand{\\mathbbm}[1]{\\mathbb{#1}}\n"
+}
 
 
 def _stand_in_packages(folder: Path) -> None:
