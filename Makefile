@@ -1,14 +1,18 @@
 # Two commands that work on a fresh machine:
 #   make book   build the book into _build/html (strict: warnings are errors)
-#   make test   lint, then every test tier (fast tests, notebook execution + strict build, browser check)
-# Both create the virtual environment .venv and install requirements.txt first.
+#   make test   lint, then every test tier (fast tests, notebook execution + strict build, browser check,
+#               the PDF: tests/test_pdf.py builds it)
+# and one that needs TeX Live (.ci/run installs it):
+#   make pdf    the whole book in one PDF, _build/latex/imagenet-contenders.pdf (after `make book` it
+#               reuses the executed chapters, and copies the PDF into the site, which links to it)
+# All three create the virtual environment .venv and install requirements.txt first.
 
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: book test test-fast lint bench clean
+.PHONY: book pdf test test-fast lint bench clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,6 +22,9 @@ $(STAMP): requirements.txt pyproject.toml
 
 book: $(STAMP)
 	$(PY) scripts/build_book.py
+
+pdf: $(STAMP)
+	$(PY) scripts/build_book.py --pdf
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -30,6 +30,7 @@ import base64
 import contextlib
 import io
 import os
+import re
 import traceback
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -60,6 +61,19 @@ class Explorer(widgets.VBox):
         super().__init__([*controls.values(), view])
         self.add_class("nets-explore")  # the browser test finds the widget by this class
         self.controls, self.view, self.links, self.live = controls, view, links, live
+
+    def _repr_mimebundle_(self, **kwargs: object) -> dict | tuple[dict, dict] | None:
+        """The widget, and beside it what it shows first, for a renderer without widgets.
+
+        Pages, Jupyter and Colab pick the widget; the book's PDF (LaTeX takes no widget) and viewers
+        without a kernel show the image of the initial state (or its text) instead of the widget's repr.
+        """
+        bundle = super()._repr_mimebundle_(**kwargs)
+        data, metadata = _first_shown(self.view)
+        if bundle is None:
+            return bundle
+        bundle.update(data)
+        return (bundle, metadata) if metadata else bundle
 
 
 def explore(
@@ -204,6 +218,25 @@ def _draw(
     out = widgets.Output(layout=layout)
     _show(out, render, values, dpi)
     return out
+
+
+# What a renderer without widgets shows for a widget whose first output is neither an image nor text.
+_NO_STATIC_VIEW = "[an interactive table or figure: the web edition and the notebook show it]"
+
+
+def _first_shown(view: widgets.Widget) -> tuple[dict[str, str], dict[str, object]]:
+    """What ``view`` shows before a control is touched, as ({mime: data}, metadata): its first image, else
+    its text as text/plain (a printed line, a DataFrame), else a note that only a widget shows it."""
+    while isinstance(view, widgets.Stack) and view.children:
+        view = view.children[view.selected_index or 0]
+    outputs = getattr(view, "outputs", ())
+    for output in outputs:
+        data = {m: v for m, v in output.get("data", {}).items() if m in ("image/png", "image/jpeg")}
+        if data:
+            return data, {m: v for m, v in output.get("metadata", {}).items() if m in data}
+    texts = [o.get("text") or o.get("data", {}).get("text/plain", "") for o in outputs]
+    text = "".join(t for t in texts if not re.fullmatch(r"<.* object>", t.strip()))
+    return {"text/plain": text.rstrip("\n") if text.strip() else _NO_STATIC_VIEW}, {}
 
 
 def _page_bytes(view: widgets.Widget) -> int:

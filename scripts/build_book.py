@@ -4,6 +4,7 @@
     .venv/bin/python scripts/build_book.py --fresh      # re-execute every chapter
     .venv/bin/python scripts/build_book.py --refresh-js # fetch the pinned JavaScript again with npm
     .venv/bin/python scripts/build_book.py --sync-setup-cells   # copy book/_setup_cell.py into chapters
+    .venv/bin/python scripts/build_book.py --pdf        # the whole book in one PDF (`make pdf`, see build_pdf)
 
 Around `jupyter-book build` it does three things Jupyter Book does not:
 
@@ -50,6 +51,9 @@ SITE_EXTRA = BUILD / "site-extra"  # html_extra_path in _config.yml: copied into
 EXECUTION_CACHE = BUILD / ".jupyter_cache"
 FINGERPRINT = BUILD / ".execution-fingerprint"
 BUILD_STAMP = HTML / ".build-stamp"
+LATEX = BUILD / "latex"  # the LaTeX builder's output: the .tex, its images and the PDF
+PDF_NAME = "imagenet-contenders.pdf"  # latex.latex_documents.targetname in _config.yml, as .pdf
+PDF_STAMP = LATEX / ".build-stamp"
 SETUP_CELL = ROOT / "book" / "_setup_cell.py"
 SETUP_CELL_TAG = "hide-input"
 NPM_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "imagenet-contenders" / "npm"
@@ -420,6 +424,51 @@ def _execution_times(cache: Path = EXECUTION_CACHE) -> dict[str, float]:
 _KERNEL_TCP_NOTICE = "Kernel is running over TCP without encryption"
 
 
+def _book_env() -> dict[str, str]:
+    """The environment of the build and its kernels: the HTML and the PDF build execute alike."""
+    env = dict(os.environ)
+    env[BOOK_BUILD_ENV] = "1"
+    # One OpenMP thread per kernel: on a shared or busy 2-core machine a second thread mostly waits for a
+    # core, and CPU training ran up to 10x slower with two than with one (measured while building).
+    env.setdefault("OMP_NUM_THREADS", "1")
+    # The kernel's "python" is looked up on PATH (ipykernel's kernel.json): make it this interpreter's.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    env["NO_COLOR"] = "1"  # a plain log
+    return env
+
+
+def _run_logged(command: list[str], log: Path, cwd: Path = ROOT, echo: bool = True) -> tuple[int, list[str]]:
+    """Run ``command``, printing its output as it comes (unless ``echo`` is off) and saving it to ``log``."""
+    print("$", " ".join(command), flush=True)
+    log_lines = []
+    with subprocess.Popen(
+        command, cwd=cwd, env=_book_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as run:
+        assert run.stdout is not None
+        for line in run.stdout:
+            if _KERNEL_TCP_NOTICE in line:  # see _KERNEL_TCP_NOTICE
+                continue
+            if echo:
+                print(line, end="", flush=True)
+            log_lines.append(line)
+    atomic_write(log, "".join(log_lines).encode())
+    return run.returncode, log_lines
+
+
+def _jupyter_book_strict(builder: str, log: Path) -> list[str]:
+    """`jupyter-book build` with ``builder``, strictly; raise SystemExit on a failure or a warning."""
+    command = [_jupyter_book(), "build", "--all", "-W", "-n", "--keep-going", "--builder", builder, str(ROOT)]
+    returncode, log_lines = _run_logged(command, log)
+    warnings = [line.rstrip() for line in log_lines if "WARNING:" in line or "ERROR:" in line]
+    if returncode != 0 or warnings:
+        raise SystemExit(
+            f"the book's {builder} build failed (exit code {returncode}, {len(warnings)} warnings/errors; "
+            f"the full log is {log}):\n" + "\n".join(warnings[:30])
+        )
+    return log_lines
+
+
 def build(fresh: bool = False, refresh_js: bool = False) -> Path:
     """Run the strict build; raise SystemExit with the reason if it fails. Returns _build/html."""
     start = time.perf_counter()
@@ -430,34 +479,7 @@ def build(fresh: bool = False, refresh_js: bool = False) -> Path:
     stage_site_js(refresh=refresh_js)
     shutil.rmtree(HTML, ignore_errors=True)  # no page of a removed chapter may survive
     source_hash = sources_hash()
-    env = dict(os.environ)
-    env[BOOK_BUILD_ENV] = "1"
-    # One OpenMP thread per kernel: on a shared or busy 2-core machine a second thread mostly waits for a
-    # core, and CPU training ran up to 10x slower with two than with one (measured while building).
-    env.setdefault("OMP_NUM_THREADS", "1")
-    # The kernel's "python" is looked up on PATH (ipykernel's kernel.json): make it this interpreter's.
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
-    env["NO_COLOR"] = "1"  # a plain log
-    command = [_jupyter_book(), "build", "--all", "-W", "-n", "--keep-going", str(ROOT)]
-    print("$", " ".join(command), flush=True)
-    log_lines = []
-    with subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    ) as run:
-        assert run.stdout is not None
-        for line in run.stdout:
-            if _KERNEL_TCP_NOTICE in line:  # see _KERNEL_TCP_NOTICE
-                continue
-            print(line, end="", flush=True)
-            log_lines.append(line)
-    atomic_write(BUILD / "build.log", "".join(log_lines).encode())
-    warnings = [line.rstrip() for line in log_lines if "WARNING:" in line or "ERROR:" in line]
-    if run.returncode != 0 or warnings:
-        raise SystemExit(
-            f"the book build failed (exit code {run.returncode}, {len(warnings)} warnings/errors; "
-            f"the full log is {BUILD / 'build.log'}):\n" + "\n".join(warnings[:30])
-        )
+    log_lines = _jupyter_book_strict("html", BUILD / "build.log")
     problems = check_site()
     if problems:
         raise SystemExit("the built site has problems:\n" + "\n".join(problems))
@@ -476,6 +498,93 @@ def build(fresh: bool = False, refresh_js: bool = False) -> Path:
     return HTML
 
 
+# What a LaTeX log says when the PDF has a "??" or a missing glyph: the build fails on either.
+LATEX_PROBLEMS = re.compile(
+    r"^(LaTeX Warning: (Reference|Citation|Hyper reference) .* undefined.*"
+    r"|LaTeX Warning: There were undefined references.*|Missing character: .*)$",
+    re.MULTILINE,
+)
+
+
+def latex_problems(log_text: str) -> list[str]:
+    """The undefined references and missing characters a LaTeX log reports, each once."""
+    return list(dict.fromkeys(m.group(0) for m in LATEX_PROBLEMS.finditer(log_text)))
+
+
+# LaTeX packages the Jupyter Book class (sphinx-jupyterbook-latex's jupyterBook.cls) loads but the book
+# never uses, with a stand-in where Debian has them only in a large package: bbm (blackboard-bold
+# \mathbbm, for the class's \RR, \NN, ...) is in texlive-fonts-extra, hundreds of MB.
+STAND_INS = {
+    "bbm.sty": "\\ProvidesPackage{bbm}[2025/01/01 stand-in]\n\\providecommand{\\mathbbm}[1]{\\mathbb{#1}}\n"
+}
+
+
+def _stand_in_packages(folder: Path) -> None:
+    """Write a stand-in beside the .tex for each package of STAND_INS that TeX cannot find."""
+    for name, text in STAND_INS.items():
+        found = subprocess.run(["kpsewhich", name], capture_output=True, text=True).stdout.strip()
+        if not found:
+            atomic_write(folder / name, text.encode())
+
+
+def build_pdf(fresh: bool = False) -> Path:
+    """Build the whole book into one PDF, strictly; raise SystemExit if it fails. Returns the PDF.
+
+    The LaTeX builder reads the same execution cache as the HTML build: a chapter the HTML build has
+    executed is not executed again. xelatex (Unicode output: ×, ≥, arrows) runs through latexmk; the
+    build fails on a Sphinx warning, a LaTeX error, an undefined reference or citation, or a glyph the
+    fonts lack. The PDF is also copied where the site publishes it (the book links to it).
+    """
+    start = time.perf_counter()
+    missing = [tool for tool in ("xelatex", "latexmk") if shutil.which(tool) is None]
+    if missing:
+        raise SystemExit(
+            f"the PDF needs {' and '.join(missing)}: apt-get install texlive-latex-extra texlive-xetex "
+            "texlive-fonts-recommended latexmk fonts-freefont-otf (.ci/run installs them)"
+        )
+    if fresh:
+        shutil.rmtree(EXECUTION_CACHE, ignore_errors=True)
+    if invalidate_stale_cache():
+        print("nets/ or the environment changed since the last build: execution cache wiped", flush=True)
+    shutil.rmtree(LATEX, ignore_errors=True)
+    SITE_EXTRA.mkdir(parents=True, exist_ok=True)  # html_extra_path: Sphinx warns if it is missing
+    source_hash = sources_hash()
+    _jupyter_book_strict("latex", BUILD / "latex-build.log")
+    tex = LATEX / PDF_NAME.replace(".pdf", ".tex")
+    if not tex.is_file():
+        raise SystemExit(f"the LaTeX builder wrote no {tex.name}: check latex_documents in _config.yml")
+    _stand_in_packages(LATEX)
+    print(f"typesetting {tex.relative_to(ROOT)} with xelatex (latexmk; the log is {LATEX / 'latexmk.log'})")
+    latexmk = ["latexmk", "-pdf", "-dvi-", "-ps-", "-interaction=nonstopmode", "-halt-on-error", tex.name]
+    returncode, lines = _run_logged(latexmk, LATEX / "latexmk.log", cwd=LATEX, echo=False)
+    pdf = LATEX / PDF_NAME
+    tex_log = tex.with_suffix(".log")
+    log_text = tex_log.read_text(errors="replace") if tex_log.exists() else ""
+    if returncode != 0 or not pdf.is_file():
+        errors = [line.rstrip() for line in log_text.splitlines() if line.startswith("!")] or lines[-20:]
+        raise SystemExit(f"xelatex failed (the log is {tex_log}):\n" + "\n".join(errors[:20]))
+    problems = latex_problems(log_text)
+    if problems:
+        raise SystemExit(
+            f"the PDF has unresolved references or missing glyphs ({tex_log}):\n" + "\n".join(problems[:30])
+        )
+    for folder in (SITE_EXTRA, HTML):  # published beside the pages, now and by later HTML builds
+        if folder.is_dir():
+            shutil.copyfile(pdf, folder / PDF_NAME)
+    print(
+        f"built {pdf.relative_to(ROOT)} ({pdf.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - start:.0f} s"
+    )
+    atomic_write(PDF_STAMP, source_hash.encode())
+    return pdf
+
+
+def ensure_pdf() -> Path:
+    """Build the PDF unless it was built from exactly the current sources; return it."""
+    if not (PDF_STAMP.exists() and PDF_STAMP.read_text().strip() == sources_hash()):
+        build_pdf()
+    return LATEX / PDF_NAME
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -483,6 +592,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--refresh-js", action="store_true", help="fetch the pinned JavaScript again with npm (after a bump)"
+    )
+    parser.add_argument(
+        "--pdf", action="store_true", help=f"build the whole book into one PDF, _build/latex/{PDF_NAME}"
     )
     parser.add_argument(
         "--sync-setup-cells",
@@ -494,7 +606,10 @@ def main(argv: list[str] | None = None) -> None:
         changed = sync_setup_cells()
         print("\n".join(f"updated {p.relative_to(ROOT)}" for p in changed) or "every chapter is up to date")
         return
-    build(fresh=args.fresh, refresh_js=args.refresh_js)
+    if args.pdf:
+        build_pdf(fresh=args.fresh)
+    else:
+        build(fresh=args.fresh, refresh_js=args.refresh_js)
 
 
 if __name__ == "__main__":

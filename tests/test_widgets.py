@@ -295,3 +295,20 @@ def test_bad_input_says_what_to_do(kwargs, message):
 def test_render_must_be_callable():
     with pytest.raises(TypeError, match="function to draw"):
         nw.explore("not a function", k=[1])
+
+
+def test_the_display_bundle_carries_the_first_image_for_renderers_without_widgets():
+    """The PDF (LaTeX takes no widget) shows the image of the initial state; pages keep the widget."""
+    from IPython.core.formatters import DisplayFormatter
+
+    two = nw.explore(draw_line, live=False, kernel_size=[3, 5], stride=[1, 2])
+    data, _ = DisplayFormatter().format(two)
+    assert "application/vnd.jupyter.widget-view+json" in data
+    first = two.view.children[0].children[0]
+    assert base64.b64decode(data["image/png"]) == pngs(first)[0], "the first option's figure"
+    live = nw.explore(draw_line, live=True, kernel_size=[3, 5])
+    assert base64.b64decode(DisplayFormatter().format(live)[0]["image/png"]) == pngs(live.view)[0]
+    text = DisplayFormatter().format(nw.explore(lambda k: f"k={k}", live=False, k=[1, 2]))[0]
+    assert text["text/plain"] == "k=1" and not any(mime.startswith("image/") for mime in text)
+    table = nw.explore(lambda k: HTML(f"<table><td>{k}</td></table>"), live=False, k=[1, 2])
+    assert DisplayFormatter().format(table)[0]["text/plain"] == nw._NO_STATIC_VIEW  # not the widget's repr
