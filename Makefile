@@ -36,6 +36,21 @@ test-fast: $(STAMP)
 
 test: lint
 	$(PY) -m pytest -q
+	$(MAKE) test-lowest
+
+# The fast tier again at the lowest versions pyproject.toml allows (uv's lowest-direct resolution, wheels only),
+# in .venv-lowest, so every floor stays true. From uv's cache: about 1 min to install, 4 min to test on 2 cores.
+LOWEST := .venv-lowest
+.PHONY: test-lowest
+$(LOWEST)/.installed: pyproject.toml | $(STAMP)
+	rm -rf $(LOWEST)
+	$(PY) -m uv venv --quiet --python $(PY) $(LOWEST)
+	$(PY) -m uv pip install --quiet --python $(LOWEST)/bin/python --resolution lowest-direct --only-binary :all: \
+		-e ".[timm,book,test]"
+	touch $@
+
+test-lowest: $(LOWEST)/.installed
+	$(LOWEST)/bin/python -m pytest -m "not slow" -q -n 2
 
 bench: $(STAMP)
 	$(PY) bench/models.py
