@@ -1,7 +1,8 @@
 # Two commands that work on a fresh machine:
 #   make book   build the book into _build/html (strict: warnings are errors)
 #   make test   lint, then every test tier (fast tests, notebook execution + strict build, browser check,
-#               the PDF: tests/test_pdf.py builds it)
+#               the PDF: tests/test_pdf.py builds it), then the fast tier again at the lowest versions
+#               pyproject.toml allows (test-lowest)
 # and one that needs TeX Live (.ci/run installs it):
 #   make pdf    the whole book in one PDF, _build/latex/imagenet-contenders.pdf (after `make book` it
 #               reuses the executed chapters, and copies the PDF into the site, which links to it)

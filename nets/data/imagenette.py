@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import re
 import shutil
 import socket
@@ -348,6 +349,12 @@ def _extract(
     tmp = root / f".{stem}.extracting-{os.getpid()}"
     try:
         try:
+            if not hasattr(tarfile, "data_filter"):  # Python < 3.10.12 / 3.11.4: no safe extraction
+                raise ImagenetteUnavailable(
+                    f"this Python ({platform.python_version()}) cannot extract {archive} safely: its tarfile "
+                    "has no 'data' filter (added in 3.10.12 and 3.11.4). Upgrade Python, or extract the "
+                    f"archive yourself into {root} and run again"
+                )
             with tarfile.open(archive) as tar:
                 members = tqdm(tar, desc=f"extracting {archive.name}", unit=" files", disable=not progress)
                 tar.extractall(tmp, members=members, filter="data")
