@@ -45,6 +45,7 @@ from ..models.efficientnet import (
     scaled_stages,
 )
 from ..train import fit
+from .tables import dashed
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -237,7 +238,7 @@ def scaling_study(
                     "latency_ms": ms,
                 }
             )
-    return pd.DataFrame(rows).set_index(["how", "phi"])
+    return dashed(pd.DataFrame(rows).set_index(["how", "phi"]))
 
 
 # Compound scaling against one dimension alone, trained
@@ -309,7 +310,7 @@ def equal_macs_arms(
     frame = pd.DataFrame(arms).set_index("how")
     frame["MACs vs compound"] = frame["MMACs"] / frame.loc["compound", "MMACs"]
     frame.attrs["phi"] = phi
-    return frame
+    return dashed(frame)
 
 
 def train_arms(
@@ -510,7 +511,7 @@ def variant_table(num_classes: int = 1000) -> pd.DataFrame:
             "GMACs @ crop (nets)": cost(v.width, v.depth, crop, num_classes).total_macs / 1e9,
             "GMACs @ crop (torchvision)": c.ref_gmacs,
         }
-    return pd.DataFrame.from_dict(rows, orient="index")
+    return dashed(pd.DataFrame.from_dict(rows, orient="index"))
 
 
 # Inside a built model
@@ -596,4 +597,4 @@ def stage_table(model: EfficientNet, image_size: int = BASE_RESOLUTION) -> pd.Da
                 + (sum(p.numel() for p in model.classifier.parameters()) if name == "head" else 0),
             }
         )
-    return pd.DataFrame(rows).set_index("paper stage")
+    return dashed(pd.DataFrame(rows).set_index("paper stage"))

@@ -56,6 +56,7 @@ from ..viz.showdown import (
     race_chart,
 )
 from ..zoo import build
+from .tables import dashed
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -243,7 +244,7 @@ def pretty(frame) -> pd.DataFrame:
     out = out.rename(columns=names)
     decimals = {names["params"]: 1, names["gmacs"]: 2, names["gmacs_common"]: 2, names["gmacs_cpu"]: 3,
                 names["cpu_ips"]: 1, names["gpu_ips"]: 0, names["race_top1"]: 1}  # fmt: skip
-    return out.round({k: v for k, v in decimals.items() if k in out.columns}).drop(columns="family")
+    return dashed(out.round({k: v for k, v in decimals.items() if k in out.columns}).drop(columns="family"))
 
 
 def accuracy_table(names: Sequence[str] = CONTENDERS) -> pd.DataFrame:
