@@ -1,0 +1,81 @@
+// The reader's page (loaded on every page; tests/test_browser.py runs axe-core and key presses on it).
+// The widget manager draws a slider's handle as role="slider" without a name, and the theme names a few
+// header buttons differently from what they show: give each the name a reader hears, as they appear.
+(function () {
+  "use strict";
+
+  // A slider handle (noUiSlider, inside an ipywidgets slider) gets its widget's label as its name and the
+  // option it points at (the readout) as its value text, kept current as the reader moves it.
+  function nameSlider(handle) {
+    var widget = handle.closest(".widget-slider, .widget-inline-hbox");
+    if (!widget) {
+      return;
+    }
+    var label = widget.querySelector(".widget-label");
+    var readout = widget.querySelector(".widget-readout");
+    if (label && label.textContent.trim() && !handle.getAttribute("aria-label")) {
+      handle.setAttribute("aria-label", label.textContent.trim());
+    }
+    var update = function () {
+      if (readout && readout.textContent.trim()) {
+        handle.setAttribute("aria-valuetext", readout.textContent.trim());
+      }
+    };
+    update();
+    if (readout && !handle.dataset.netsNamed) {
+      handle.dataset.netsNamed = "1";
+      new MutationObserver(update).observe(readout, { childList: true, characterData: true, subtree: true });
+    }
+  }
+
+  // A group of toggle buttons is named by its label.
+  function nameButtons(group) {
+    var widget = group.closest(".widget-toggle-buttons, .widget-inline-hbox");
+    var label = widget && widget.querySelector(".widget-label");
+    if (label && label.textContent.trim() && !group.getAttribute("aria-label")) {
+      group.setAttribute("role", "group");
+      group.setAttribute("aria-label", label.textContent.trim());
+    }
+  }
+
+  // An element whose accessible name (aria-label) does not contain the text it shows is heard under a
+  // different name than a speech-input user says (axe-core: label-content-name-mismatch): the visible
+  // text joins the name.
+  function matchName(element) {
+    var shown = element.textContent.replace(/\s+/g, " ").trim();
+    var label = element.getAttribute("aria-label");
+    if (shown && label && label.toLowerCase().indexOf(shown.toLowerCase()) === -1) {
+      element.setAttribute("aria-label", shown + " (" + label + ")");
+    }
+  }
+
+  function fix(root) {
+    root.querySelectorAll(".noUi-handle[role=slider]").forEach(nameSlider);
+    root.querySelectorAll(".widget-toggle-buttons .widget-toggle-button, .widget-toggle-buttons > div")
+      .forEach(function (buttons) {
+        if (buttons.querySelector("button")) {
+          nameButtons(buttons);
+        }
+      });
+    root.querySelectorAll(".bd-header-article [aria-label], .header-article-items [aria-label]").forEach(matchName);
+  }
+
+  function start() {
+    fix(document);
+    new MutationObserver(function (changes) {
+      changes.forEach(function (change) {
+        change.addedNodes.forEach(function (node) {
+          if (node.nodeType === 1) {
+            fix(node.parentElement || node);
+          }
+        });
+      });
+    }).observe(document.body, { childList: true, subtree: true });
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();
