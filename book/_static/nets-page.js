@@ -39,14 +39,40 @@
   }
 
   // An element whose accessible name (aria-label) does not contain the text it shows is heard under a
-  // different name than a speech-input user says (axe-core: label-content-name-mismatch): the visible
-  // text joins the name.
+  // different name than a speech-input user says (axe-core: label-content-name-mismatch): the text it
+  // shows joins the name. Icons and keyboard hints are decoration, hidden from the name first.
+  function shownText(element) {
+    var copy = element.cloneNode(true);
+    copy.querySelectorAll("[aria-hidden=true]").forEach(function (hidden) {
+      hidden.remove();
+    });
+    return copy.textContent.replace(/\s+/g, " ").trim();
+  }
+
   function matchName(element) {
-    var shown = element.textContent.replace(/\s+/g, " ").trim();
+    var shown = shownText(element);
     var label = element.getAttribute("aria-label");
     if (shown && label && label.toLowerCase().indexOf(shown.toLowerCase()) === -1) {
       element.setAttribute("aria-label", shown + " (" + label + ")");
     }
+  }
+
+  function fixTheme(root) {
+    // The colour-mode button shows one of three icons, each with a title ("Light", "Dark", ...) that is
+    // not its name. The search field shows "Search Ctrl+K" and is named "Search": named by what it shows.
+    root.querySelectorAll(".theme-switch-button i, button i.fa-solid").forEach(function (icon) {
+      icon.setAttribute("aria-hidden", "true");
+      icon.removeAttribute("title");
+    });
+    root.querySelectorAll(".search-button-field[aria-label]").forEach(function (field) {
+      field.removeAttribute("aria-label");
+    });
+    root.querySelectorAll("button[aria-label], a[aria-label]").forEach(matchName);
+    // Sphinx writes the bibliography as role="list" around role="doc-biblioentry" entries, which
+    // ARIA 1.2 deprecates; assistive technology (and axe-core) then finds no list items in the list.
+    root.querySelectorAll('[role="list"] > [role="doc-biblioentry"]').forEach(function (entry) {
+      entry.setAttribute("role", "listitem");
+    });
   }
 
   function fix(root) {
@@ -57,7 +83,7 @@
           nameButtons(buttons);
         }
       });
-    root.querySelectorAll(".bd-header-article [aria-label], .header-article-items [aria-label]").forEach(matchName);
+    fixTheme(root);
   }
 
   function start() {
