@@ -96,7 +96,12 @@ def test_a_widget_figure_is_an_img_with_its_alt_text():
 def test_dashed_tables_print_missing_values_as_an_en_dash_and_keep_their_numbers():
     frame = dashed(pd.DataFrame({"top-1": [69.8, math.nan], "note": ["x", None]}, index=["a", "b"]))
     frame.attrs["source"] = "paper"
-    for shown in (frame._repr_html_(), repr(frame), frame[["top-1"]]._repr_html_(), frame.round(0).__repr__()):
+    for shown in (
+        frame._repr_html_(),
+        repr(frame),
+        frame[["top-1"]]._repr_html_(),
+        frame.round(0).__repr__(),
+    ):
         assert MISSING in shown and not NOT_A_NUMBER.search(shown) and "NaN" not in shown
     assert frame["top-1"].sum() == pytest.approx(69.8)  # the numbers stay numbers
     assert frame.sort_values("top-1").attrs == {"source": "paper"}

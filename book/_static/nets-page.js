@@ -64,7 +64,8 @@
       icon.setAttribute("aria-hidden", "true");
       icon.removeAttribute("title");
     });
-    root.querySelectorAll(".search-button-field[aria-label]").forEach(function (field) {
+    // sphinx-togglebutton names the "Show code cell source" toggle "Toggle hidden content".
+    root.querySelectorAll(".search-button-field[aria-label], details > summary[aria-label]").forEach(function (field) {
       field.removeAttribute("aria-label");
     });
     root.querySelectorAll("button[aria-label], a[aria-label]").forEach(matchName);
@@ -73,6 +74,20 @@
     root.querySelectorAll('[role="list"] > [role="doc-biblioentry"]').forEach(function (entry) {
       entry.setAttribute("role", "listitem");
     });
+  }
+
+  // A box that scrolls sideways (a wide table in its output, a widget's view) is reached with Tab, so a
+  // keyboard reader can scroll it with the arrows (axe-core: scrollable-region-focusable).
+  function focusScrollers() {
+    document.querySelectorAll(".bd-article .text_html, .bd-article .widget-box, .bd-article .jp-OutputArea-output")
+      .forEach(function (box) {
+        var scrolls = box.scrollWidth > box.clientWidth + 1 && getComputedStyle(box).overflowX !== "visible";
+        if (scrolls && !box.hasAttribute("tabindex")) {
+          box.setAttribute("tabindex", "0");
+          box.setAttribute("role", "region");
+          box.setAttribute("aria-label", "scrollable output");
+        }
+      });
   }
 
   function fix(root) {
@@ -88,6 +103,8 @@
 
   function start() {
     fix(document);
+    window.addEventListener("resize", focusScrollers);
+    window.addEventListener("load", focusScrollers);
     new MutationObserver(function (changes) {
       changes.forEach(function (change) {
         change.addedNodes.forEach(function (node) {
@@ -96,6 +113,7 @@
           }
         });
       });
+      focusScrollers();
     }).observe(document.body, { childList: true, subtree: true });
   }
 
