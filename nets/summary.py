@@ -14,6 +14,10 @@ from .probes import device_of, eval_mode
 from .registry import entry
 from .zoo import build
 
+MISSING = (
+    "–"  # what a table shows for a number nobody gave (an en dash; nets.lab.tables.dashed prints it too)
+)
+
 __all__ = ["PaperTable", "count_macs", "count_params", "layer_summary", "paper_table"]
 
 
@@ -79,15 +83,15 @@ class PaperTable:
 
     def _repr_html_(self) -> str:
         notes = "".join(f"<li>{n}</li>" for n in self.notes)
-        return f"{self.frame.to_html(na_rep='—', escape=True)}<ul style='font-size:90%'>{notes}</ul>"
+        return f"{self.frame.to_html(na_rep=MISSING, escape=True)}<ul style='font-size:90%'>{notes}</ul>"
 
     def __repr__(self) -> str:
-        return f"{self.frame.to_string(na_rep='—')}\n" + "\n".join(f"- {n}" for n in self.notes)
+        return f"{self.frame.to_string(na_rep=MISSING)}\n" + "\n".join(f"- {n}" for n in self.notes)
 
 
 def _agreement(ours: float, ref: float | None, exact: bool) -> str:
     if ref is None:
-        return "—"
+        return MISSING
     if exact and ours == ref:
         return "exact"
     return f"{100 * (ours - ref) / ref:+.2f}%"

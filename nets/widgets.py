@@ -20,7 +20,8 @@ on demand, so any value in the range works, not only the listed ones.
 
 Figures are encoded as the rest of the book's are (``nets.viz.encode_figure``): at ``nets.viz.DPI`` and
 no wider than the text column, as a 256-colour PNG when that loses nothing visible (charts), a JPEG when
-the content is photo-like, else a lossless PNG. The precomputed outputs of one widget may weigh at most
+the content is photo-like, else a lossless PNG, and shown as an ``<img>`` whose alt text
+``nets.viz.describe`` reads from the figure. The precomputed outputs of one widget may weigh at most
 ``MAX_WIDGET_BYTES`` in the page, and they share one ``Layout`` model so the saved state stays small.
 """
 
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import html
 import io
 import os
 import re
@@ -40,7 +42,7 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from .viz import DPI, MIN_DPI, encode_figure
+from .viz import DPI, MIN_DPI, describe, encode_figure
 
 __all__ = ["BOOK_BUILD_ENV", "MAX_OUTPUTS", "MAX_WIDGET_BYTES", "Explorer", "explore"]
 
@@ -269,9 +271,7 @@ def _show(out: widgets.Output, render: Callable[..., object], values: dict[str, 
         if isinstance(result, Figure) and result not in figures:
             figures.append(result)
         for fig in figures:
-            mime, data = _encode(fig, dpi)
-            image = {mime: base64.b64encode(data).decode("ascii"), "text/plain": "<figure>"}
-            out.outputs += ({"output_type": "display_data", "data": image, "metadata": {}},)
+            out.outputs += ({"output_type": "display_data", "data": _image(fig, dpi), "metadata": {}},)
     finally:
         for n in set(plt.get_fignums()) - before:
             plt.close(n)
@@ -295,6 +295,18 @@ def _no_show() -> Iterator[None]:
         yield
     finally:
         plt.show = show
+
+
+def _image(fig: Figure, dpi: float) -> dict[str, str]:
+    """The figure as an ``<img>`` that carries its alt text (``nets.viz.describe``), and that text alone.
+
+    HTML rather than an image/png bundle: the widget manager draws an image bundle as an ``<img>``
+    without alt text, whatever the output's metadata says; an Output widget's HTML is trusted.
+    """
+    mime, data = _encode(fig, dpi)
+    alt = describe(fig)
+    source = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+    return {"text/html": f'<img src="{source}" alt="{html.escape(alt)}">', "text/plain": alt}
 
 
 def _encode(fig: Figure, dpi: float) -> tuple[str, bytes]:

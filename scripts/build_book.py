@@ -9,7 +9,8 @@
 Around `jupyter-book build` it does three things Jupyter Book does not:
 
 1. Serves the pinned JavaScript from the site: require.js and @jupyter-widgets/html-manager for the
-   widgets, MathJax 3 for the formulas, each with its licence. They are fetched once with the npm
+   widgets, MathJax 3 for the formulas, axe-core for the browser test's accessibility check (no page
+   loads it), each with its licence. They are fetched once with the npm
    client (`npm pack`; Node.js's npm must be installed), checked against their sha512, cached in
    ~/.cache/imagenet-contenders/npm, and copied to _build/site-extra/ (widgets/, mathjax-<version>/),
    which _config.yml publishes with `html_extra_path` and points myst-nb's `nb_ipywidgets_js` and
@@ -128,7 +129,17 @@ MATHJAX = NpmPackage(
     "mathjax-3.2.2",
     keep_paths=True,
 )
-PACKAGES = (REQUIREJS, HTML_MANAGER, MATHJAX)
+# axe-core, the accessibility engine tests/test_browser.py injects into every page (no page loads it): one
+# pure-JS file, MPL-2.0, with its licence and the third-party notices it bundles.
+AXE = NpmPackage(
+    "axe-core",
+    "4.14.1",
+    "sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuFooJpZe37OgudVGtQ==",
+    (r"package/axe\.min\.js", r"package/LICENSE", r"package/LICENSE-3RD-PARTY\.txt"),
+    "axe-core-4.14.1",
+)
+AXE_SCRIPT = f"{AXE.folder}/axe.min.js"  # relative to the site's root
+PACKAGES = (REQUIREJS, HTML_MANAGER, MATHJAX, AXE)
 # The bundled widget modules (@jupyter-widgets/base, controls, html-manager/dist/libembed-amd, ...) each
 # locate their fonts from their AMD module id, which require.js would resolve against the page's folder
 # (book/@jupyter-widgets/...): map the ids to the folder we serve, where the fonts are.

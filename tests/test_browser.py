@@ -2,8 +2,13 @@
 
 For every page in _toc.yml, served from _build/html on localhost: no cell error, every image loaded,
 every formula typeset by the site's own MathJax, no request outside the site, no JavaScript error; on a chapter, at least one
-`nets.widgets.explore` widget, and moving each of its controls changes what it shows. A screenshot
-of each page is kept in _build/screenshots/. The book is built first unless _build/html is current.
+`nets.widgets.explore` widget, each of whose controls is reached with Tab and moved with a key press (an
+arrow or Enter), and changes what it shows. A screenshot of each page is kept in _build/screenshots/.
+The reader's page, on every page: no serious or critical WCAG 2.1 A/AA violation found by axe-core (served
+from the site, pinned by scripts/build_book.py), in the light theme and in the dark one; every image
+described (no empty alt text, no file name as alt text); no table cell reading NaN or None; and at 1280,
+1024 and 390 px no <pre> that scrolls sideways and no page wider than the window.
+The book is built first unless _build/html is current.
 """
 
 from __future__ import annotations
@@ -40,6 +45,33 @@ SCREENSHOTS = ROOT / "_build" / "screenshots"
 # starts); the second copy fails to redeclare a const. Harmless, and not ours: every other error counts.
 KNOWN_PAGE_ERRORS = ("Identifier 'THEBE_JS_URL' has already been declared",)
 WIDGET_WORDS = ("jupyter-widgets", "require", "embed-amd", "html-manager")
+WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+WIDTHS = (1280, 1024, 390)  # a laptop, a small laptop or tablet, a phone (CSS pixels)
+# axe-core on the whole page, WCAG 2.1 A and AA rules: the serious and critical violations, with where.
+AXE_RUN = """async (tags) => {
+  const result = await axe.run(document, {runOnly: {type: "tag", values: tags}, resultTypes: ["violations"]});
+  return result.violations.filter((v) => ["serious", "critical"].includes(v.impact)).map((v) => ({
+    id: v.id, impact: v.impact, count: v.nodes.length,
+    where: v.nodes.slice(0, 3).map((n) => n.target.join(" ") + ": " + (n.failureSummary || "").slice(0, 160)),
+  }));
+}"""
+# Images a reader cannot see described: no alt, an empty one, or a file name (MyST-NB's default).
+UNDESCRIBED = r"""() => [...document.images]
+  .filter((img) => img.getAttribute("role") !== "presentation" && !img.closest("[aria-hidden=true]"))
+  .filter((img) => { const alt = (img.getAttribute("alt") || "").trim();
+    return !alt || /(^|\/)[\w.-]+\.(png|jpe?g|gif|svg|webp)$/i.test(alt) || alt.includes("_images/"); })
+  .map((img) => (img.getAttribute("alt") || "(none)") + " <- " + img.src.slice(0, 80))"""
+# What cuts content off at this width: a <pre> of the page's content that scrolls sideways, a page wider
+# than the window.
+CUT_OFF = """() => {
+  const pres = [...document.querySelectorAll(".bd-article pre")].filter((pre) => pre.getClientRects().length)
+    .filter((pre) => pre.scrollWidth > pre.clientWidth + 1)
+    .map((pre) => `<pre> ${pre.scrollWidth} px in ${pre.clientWidth} px: ${pre.innerText.slice(0, 60)}`);
+  const page = document.documentElement;
+  return page.scrollWidth > window.innerWidth + 1 ? [...pres, `the page is ${page.scrollWidth} px wide`] : pres;
+}"""
+MISSING_CELLS = """() => [...document.querySelectorAll(".bd-article td, .bd-article th")]
+  .map((cell) => cell.innerText.trim()).filter((text) => /^(nan|none|<na>|nat)$/i.test(text))"""
 
 
 PAGES = build_book.toc_files()
@@ -89,17 +121,28 @@ SHOWN = """(el) => {
 }"""
 
 
-def _move(control) -> None:
-    """Move a widget control one step, as a reader would."""
+def _reach_with_tab(page, element, where: str) -> None:
+    """``element`` is in the page's Tab order: Shift+Tab away from it, then Tab, lands on it again."""
+    element.focus()
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Tab")
+    assert element.evaluate("el => document.activeElement === el"), f"{where}: Tab does not reach the control"
+
+
+def _move(page, control, where: str) -> None:
+    """Move a widget control one step from the keyboard, as a reader would: Tab to it, then a key."""
     handle = control.locator(".noUi-handle")
     if handle.count():
-        handle.first.focus()
+        name = handle.first.evaluate("el => el.getAttribute('aria-label') || ''")
+        assert name.strip(), f"{where}: the slider has no accessible name"
+        _reach_with_tab(page, handle.first, where)
         handle.first.press("ArrowRight")
         return
     buttons = control.locator("button")
     if buttons.count() > 1:
-        inactive = control.locator("button:not(.mod-active)")
-        inactive.first.click()
+        inactive = control.locator("button:not(.mod-active)").first
+        _reach_with_tab(page, inactive, where)
+        inactive.press("Enter")
         return
     select = control.locator("select")
     if select.count():
@@ -175,12 +218,85 @@ def test_page_renders_and_its_widgets_switch_without_a_kernel(site: str, browser
             for j in range(controls.count() - 1):  # the last child is the view
                 before = explorer.evaluate(SHOWN)
                 assert re.search(r"\S", before), f"{page_name}: widget {i} shows nothing"
-                _move(controls.nth(j))
+                _move(page, controls.nth(j), f"{page_name}: control {j} of widget {i}")
                 changed = f"([el, before]) => ({SHOWN})(el) !== before"
                 try:
                     page.wait_for_function(changed, arg=[explorer.element_handle(), before], timeout=10_000)
                 except PlaywrightTimeout:
                     message = f"{page_name}: moving control {j} of widget {i} did not change what it shows"
                     raise AssertionError(message) from None
+    finally:
+        page.close()
+
+
+def _open(browser, site: str, page_name: str, width: int, dark: bool = False):
+    """The page at ``width`` px, loaded, its widgets and formulas drawn, in the light or the dark theme."""
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.route(
+        "**/*", lambda route: route.continue_() if route.request.url.startswith(site) else route.abort()
+    )
+    if dark:  # pydata-sphinx-theme reads the reader's choice from localStorage before it paints
+        page.add_init_script("localStorage.setItem('theme', 'dark'); localStorage.setItem('mode', 'dark')")
+    page.goto(f"{site}/{page_name}.html", wait_until="load")
+    views = page.locator('script[type="application/vnd.jupyter.widget-view+json"]').count()
+    if views:
+        page.wait_for_function(
+            "n => document.querySelectorAll('.widget-subarea > *').length >= n", arg=views, timeout=60_000
+        )
+    formulas = page.locator(".math").count()
+    if formulas:
+        page.wait_for_function(
+            "n => document.querySelectorAll('mjx-container').length >= n", arg=formulas, timeout=60_000
+        )
+    if dark:
+        assert page.evaluate("document.documentElement.dataset.theme") == "dark", "the dark theme is not on"
+    return page
+
+
+def _axe(page, site: str) -> list[dict]:
+    page.add_script_tag(url=f"{site}/{build_book.AXE_SCRIPT}")
+    return page.evaluate(AXE_RUN, WCAG)
+
+
+@pytest.mark.parametrize("page_name", PAGES)
+def test_page_is_accessible_described_and_uncut(site: str, browser, page_name: str):
+    page = _open(browser, site, page_name, 1280)
+    try:
+        violations = _axe(page, site)
+        assert violations == [], (
+            f"{page_name}: axe-core finds serious or critical WCAG 2.1 violations: {violations}"
+        )
+        undescribed = page.evaluate(UNDESCRIBED)
+        assert undescribed == [], f"{page_name}: images without a description: {undescribed[:5]}"
+        missing = page.evaluate(MISSING_CELLS)
+        assert missing == [], (
+            f"{page_name}: table cells read {sorted(set(missing))}; print a missing value as –"
+        )
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": 900})
+            page.wait_for_timeout(100)  # the theme lays the page out again
+            cut = page.evaluate(CUT_OFF)
+            assert cut == [], f"{page_name} at {width} px cuts content off: {cut[:5]}"
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("page_name", PAGES)
+def test_page_is_accessible_in_dark_mode(site: str, browser, page_name: str):
+    page = _open(browser, site, page_name, 1280, dark=True)
+    try:
+        violations = _axe(page, site)
+        assert violations == [], (
+            f"{page_name} (dark): axe-core finds serious or critical violations: {violations}"
+        )
+        pale = page.evaluate(
+            """() => [...document.querySelectorAll(".bd-article img, .bd-article .widget-subarea")]
+              .filter((el) => el.getClientRects().length)
+              .filter((el) => getComputedStyle(el).backgroundColor !== "rgb(255, 255, 255)")
+              .map((el) => el.tagName + " " + (el.getAttribute("alt") || el.className).slice(0, 60))"""
+        )
+        assert pale == [], (
+            f"{page_name} (dark): figures or widgets without their light background: {pale[:5]}"
+        )
     finally:
         page.close()

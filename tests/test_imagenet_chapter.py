@@ -133,7 +133,7 @@ def test_topk_report_html_marks_the_counted_guesses_and_escapes_captions():
     assert page.count("&#10003; correct") == 1 and page.count("&#10007; wrong") == 2
     # the dog's true class is its second guess: shown bold but not counted at top-1
     row = re.findall(r"<tr>.*?</tr>", page)[2]
-    assert "font-weight:bold;background:#f3e3c3" in row and "color:#999" in row
+    assert "font-weight:bold;background:#f3e3c3" in row and "color:#595959" in row
     assert "background:#c8f0c8" in _example_report(2)._repr_html_()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 
 import ipywidgets as widgets
 import matplotlib
@@ -35,13 +36,19 @@ def pngs(output: widgets.Output) -> list[bytes]:
 
 
 def images(output: widgets.Output, mime: str | None = None) -> list[bytes]:
-    """The images ``output`` holds (of one type, or of any), decoded from base64."""
-    return [
-        base64.b64decode(value)
+    """The images ``output`` holds (of one type, or of any), decoded from base64: image bundles and the
+    ``<img src="data:...">`` a figure is shown as."""
+    found = [
+        (key, value)
         for o in output.outputs
         for key, value in o.get("data", {}).items()
-        if key.startswith("image/") and mime in (None, key)
+        if key.startswith("image/")
     ]
+    for o in output.outputs:
+        found += re.findall(
+            r'<img src="data:([\w/+.-]+);base64,([^"]+)"', o.get("data", {}).get("text/html", "")
+        )
+    return [base64.b64decode(value) for key, value in found if mime in (None, key)]
 
 
 def draw_photo(size: int) -> None:

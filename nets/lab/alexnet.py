@@ -31,6 +31,7 @@ from ..data import MEAN, STD, Split, balanced_subset, crop_resize, raw_batches
 from ..layers import check_images, local_response_norm
 from ..models.alexnet import ACTIVATIONS, ALEXNET_2012, FC_WIDTH, POOL_OUTPUT, check_groups
 from ..probes import grow_field, record
+from .tables import dashed
 from .verdicts import Comparison, compare
 
 __all__ = [
@@ -132,7 +133,7 @@ def layer_arithmetic(
         add(name, None, None, features * width + width, features * width)
         features = width
     frame = pd.DataFrame(rows)
-    return frame.astype({**dict.fromkeys(_WHOLE, "int64"), **dict.fromkeys(_GAPPED, "Int64")})
+    return dashed(frame.astype({**dict.fromkeys(_WHOLE, "int64"), **dict.fromkeys(_GAPPED, "Int64")}))
 
 
 _WHOLE = ("channels", "size", "params", "macs")  # a value in every row

@@ -46,6 +46,7 @@ from ..models.efficientnet import (
     scaled_stages,
 )
 from ..train import fit
+from .tables import dashed
 from .verdicts import Comparison, compare
 
 if TYPE_CHECKING:
@@ -240,7 +241,7 @@ def scaling_study(
                     "latency_ms": ms,
                 }
             )
-    return pd.DataFrame(rows).set_index(["how", "phi"])
+    return dashed(pd.DataFrame(rows).set_index(["how", "phi"]))
 
 
 # Compound scaling against one dimension alone, trained
@@ -312,7 +313,7 @@ def equal_macs_arms(
     frame = pd.DataFrame(arms).set_index("how")
     frame["MACs vs compound"] = frame["MMACs"] / frame.loc["compound", "MMACs"]
     frame.attrs["phi"] = phi
-    return frame
+    return dashed(frame)
 
 
 def _arm_data(data, steps: int, batch_size: int, val_per_class: int):
@@ -483,7 +484,7 @@ def variant_table(num_classes: int = 1000) -> pd.DataFrame:
             "GMACs @ crop (nets)": cost(v.width, v.depth, crop, num_classes).total_macs / 1e9,
             "GMACs @ crop (torchvision)": c.ref_gmacs,
         }
-    return pd.DataFrame.from_dict(rows, orient="index")
+    return dashed(pd.DataFrame.from_dict(rows, orient="index"))
 
 
 # Inside a built model
@@ -569,4 +570,4 @@ def stage_table(model: EfficientNet, image_size: int = BASE_RESOLUTION) -> pd.Da
                 + (sum(p.numel() for p in model.classifier.parameters()) if name == "head" else 0),
             }
         )
-    return pd.DataFrame(rows).set_index("paper stage")
+    return dashed(pd.DataFrame(rows).set_index("paper stage"))

@@ -59,6 +59,7 @@ from ..viz.showdown import (
 )
 from ..zoo import build
 from . import verdicts
+from .tables import dashed
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -246,7 +247,7 @@ def pretty(frame) -> pd.DataFrame:
     out = out.rename(columns=names)
     decimals = {names["params"]: 1, names["gmacs"]: 2, names["gmacs_common"]: 2, names["gmacs_cpu"]: 3,
                 names["cpu_ips"]: 1, names["gpu_ips"]: 0, names["race_top1"]: 1}  # fmt: skip
-    return out.round({k: v for k, v in decimals.items() if k in out.columns}).drop(columns="family")
+    return dashed(out.round({k: v for k, v in decimals.items() if k in out.columns}).drop(columns="family"))
 
 
 def accuracy_table(names: Sequence[str] = CONTENDERS) -> pd.DataFrame:
@@ -267,7 +268,7 @@ def accuracy_table(names: Sequence[str] = CONTENDERS) -> pd.DataFrame:
                 "reference": f"{c.ref_source}, 1 crop of {c.ref_crop} px" if c.ref_source else None,
             }
         )
-    return pd.DataFrame(rows).set_index("model")
+    return dashed(pd.DataFrame(rows).set_index("model"))
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -431,5 +432,5 @@ def race_table(histories: Mapping[str, History | Sequence[History]]) -> pd.DataF
             "seconds per run": sum(e["seconds"] for h in runs for e in h.epochs) / len(runs),
         })  # fmt: skip
     frame = pd.DataFrame(rows).set_index("model").sort_values("val top-1 %", ascending=False)
-    return frame.round({"val top-1 %": 1, "seed spread (points)": 1, "val top-5 %": 1, "train images/s": 1,
-                        "seconds per run": 1})  # fmt: skip
+    return dashed(frame.round({"val top-1 %": 1, "seed spread (points)": 1, "val top-5 %": 1,
+                               "train images/s": 1, "seconds per run": 1}))  # fmt: skip

@@ -24,6 +24,7 @@ from ..cards import card
 from ..checks import check_choice, check_input_size
 from ..models.vgg import CONFIGS, HEAD, weight_layers
 from ..probes import record
+from .tables import dashed
 from .verdicts import compare
 
 __all__ = [
@@ -129,7 +130,7 @@ def layer_costs(model: nn.Module, input_size=(1, 3, 224, 224)):
         for cost in costs
         if cost is not None
     ]
-    return pd.DataFrame(rows, columns=COLUMNS)
+    return dashed(pd.DataFrame(rows, columns=COLUMNS))
 
 
 def activation_memory(model: nn.Module, input_size=(1, 3, 224, 224), bytes_per_value: int = 4) -> int:

@@ -8,6 +8,7 @@ draw it at all. In a script, call ``fig.savefig(path)``. (tests/test_viz.py runs
 these rules.)
 
 - ``page``: how a figure reaches the page (``encode_figure``, ``BookFigure``, ``DPI``...);
+- ``describe``: a figure's alt text, read from its titles, labels and data;
 - ``style``: the one figure factory, with the one set of sizes and colours every figure uses;
 - ``filters``: first-layer filters and feature maps; ``architecture``: a model's parts in forward order;
 - ``curves``: training curves; ``samples``: a photograph, training images, the ILSVRC results;
@@ -17,6 +18,7 @@ these rules.)
 
 from .architecture import Part, architecture_diagram, architecture_parts
 from .curves import training_curves
+from .describe import describe
 from .filters import feature_maps, filter_change, filter_grid
 from .page import (
     DPI,
@@ -48,6 +50,7 @@ __all__ = [
     "architecture_parts",
     "bubble_chart",
     "budget_chart",
+    "describe",
     "encode_figure",
     "feature_maps",
     "filter_change",

@@ -20,6 +20,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
+from .describe import describe
+
 DPI = 100  # every figure's resolution (nets.widgets draws at it too)
 PAGE_WIDTH_PX = 800  # the book's text column: the browser shrinks a wider image to fit
 MIN_TEXT_PX = 9.0  # the smallest text a figure may show on the page, in CSS pixels (font size)
@@ -37,19 +39,27 @@ class BookFigure(Figure):
 
     ``image_format`` says what it holds: ``"png"`` for charts and diagrams (lines, bars and text stay
     crisp: a 256-colour or lossless PNG), ``"auto"`` for pictures (a JPEG when the content is
-    photo-like, else a PNG). Everything else is a plain ``Figure``: ``savefig``, ``axes``, ``texts``...
+    photo-like, else a PNG). ``alt_text`` says in words what it shows; left at None, ``describe`` reads
+    it from the figure (titles, axis labels, series, bars, images). The notebook output carries it as
+    the image's ``alt`` metadata and as its text/plain. Everything else is a plain ``Figure``:
+    ``savefig``, ``axes``, ``texts``...
     """
 
     image_format: str = "auto"
+    alt_text: str | None = None  # what the figure shows, in words; None: ``describe`` reads it from the parts
 
     def _ipython_display_(self) -> None:
         # Shows the figure instead of the inline backend's full-colour PNG at the figure's dpi: an
         # object's _ipython_display_ comes before every formatter, including the one matplotlib
         # registers for all Figures (a _repr_jpeg_ would be shown beside that PNG, not instead of it).
+        # The alt text rides in the output's metadata, where the book's Sphinx extension (and any front
+        # end that looks) finds it, and as the text/plain a text-only front end shows.
         from IPython.display import display
 
         mime, data = encode_figure(self)
-        display({mime: base64.b64encode(data).decode("ascii"), "text/plain": repr(self)}, raw=True)
+        alt = describe(self)
+        bundle = {mime: base64.b64encode(data).decode("ascii"), "text/plain": alt}
+        display(bundle, metadata={mime: {"alt": alt}}, raw=True)
 
 
 def _page_dpi(fig: Figure, dpi: float) -> float:
