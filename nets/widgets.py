@@ -236,6 +236,11 @@ def _first_shown(view: widgets.Widget) -> tuple[dict[str, str], dict[str, object
         data = {m: v for m, v in output.get("data", {}).items() if m in ("image/png", "image/jpeg")}
         if data:
             return data, {m: v for m, v in output.get("metadata", {}).items() if m in data}
+        shown = re.search(r'<img src="data:(image/(?:png|jpeg));base64,([^"]+)" alt="([^"]*)"',
+                          output.get("data", {}).get("text/html", ""))  # fmt: skip
+        if shown:  # a figure, shown as an <img> with its alt text (see _image)
+            mime, b64, alt = shown.groups()
+            return {mime: b64}, {mime: {"alt": html.unescape(alt)}}
     texts = [o.get("text") or o.get("data", {}).get("text/plain", "") for o in outputs]
     text = "".join(t for t in texts if not re.fullmatch(r"<.* object>", t.strip()))
     return {"text/plain": text.rstrip("\n") if text.strip() else _NO_STATIC_VIEW}, {}
