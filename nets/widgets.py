@@ -43,6 +43,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from .viz import DPI, MIN_DPI, describe, encode_figure
+from .viz.page import check_dpi
 
 __all__ = ["BOOK_BUILD_ENV", "MAX_OUTPUTS", "MAX_WIDGET_BYTES", "Explorer", "explore"]
 
@@ -110,7 +111,7 @@ def explore(
     count = 1
     for options in params.values():
         count *= len(options)
-    dpi = max(float(dpi), MIN_DPI)
+    dpi = max(check_dpi(dpi), MIN_DPI)
     if live is None:
         live = _kernel_is_live()
     if live:

@@ -41,7 +41,13 @@ def _read_metrics(path: str | os.PathLike) -> Any:
             ".epochs, or a list of per-epoch dicts"
         )
     with path.open() as handle:
-        return json.load(handle)
+        try:
+            return json.load(handle)
+        except json.JSONDecodeError as err:
+            raise ValueError(
+                f"{path} is not a metrics file: it is not valid JSON ({err.msg}, line {err.lineno}); pass a "
+                "run's metrics.json (or its folder), a history object with .epochs, or a list of per-epoch dicts"
+            ) from err
 
 
 def _history_parts(history: Any) -> tuple[Any, Mapping[str, Any]]:

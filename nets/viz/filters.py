@@ -170,6 +170,18 @@ def _pick_evenly(names: list[str], count: int) -> list[str]:
     return [names[i] for i in sorted(set(picks.tolist()))]
 
 
+def _record(model: nn.Module, image: torch.Tensor, modules: dict[str, nn.Module]) -> dict[str, torch.Tensor]:
+    """``probes.record``, with a model that cannot take the image said in one line."""
+    try:
+        return probes.record(model, image, modules)
+    except RuntimeError as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(
+            f"{type(model).__name__} cannot take this {image.shape[-2]}x{image.shape[-1]} image ({reason}); "
+            "pass an image of the size the model was built for, e.g. nets.viz.sample_photo(224)"
+        ) from err
+
+
 def _feature_layers(
     model: nn.Module, image: torch.Tensor, layers: Sequence[str] | None, max_layers: int
 ) -> dict[str, torch.Tensor]:
@@ -177,7 +189,7 @@ def _feature_layers(
     if layers is None:
         # Parts with weights only: an activation or pooling part repeats its neighbour's maps.
         candidates = {n: m for n, m in _parts(model, depth=2) if next(m.parameters(), None) is not None}
-        outputs = probes.record(model, image, candidates)
+        outputs = _record(model, image, candidates)
         spatial = [n for n, t in outputs.items() if t.ndim == 4 and t.shape[-2] * t.shape[-1] > 1]
         if not spatial:
             raise ValueError(
@@ -187,6 +199,9 @@ def _feature_layers(
         return {name: outputs[name] for name in _pick_evenly(spatial, max_layers)}
     if isinstance(layers, str):
         layers = [layers]
+    if len(layers) == 0:
+        raise ValueError("layers must name at least one layer (dotted names from model.named_modules()), "
+                         "or be None to pick them")  # fmt: skip
     modules = dict(model.named_modules())
     unknown = [name for name in layers if name not in modules]
     if unknown:
@@ -195,7 +210,7 @@ def _feature_layers(
             f"{type(model).__name__} has no layer {', '.join(map(repr, unknown))}. Layer names are dotted "
             f"paths from model.named_modules(), e.g. {', '.join(known[:8])}."
         )
-    outputs = probes.record(model, image, {name: modules[name] for name in layers})
+    outputs = _record(model, image, {name: modules[name] for name in layers})
     for name in layers:
         if name not in outputs:
             raise ValueError(f"layer {name!r} did not run in the forward pass, so it has no feature maps")

@@ -20,6 +20,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
+from ..checks import check_float
 from .describe import describe
 
 DPI = 100  # every figure's resolution (nets.widgets draws at it too)
@@ -60,6 +61,14 @@ class BookFigure(Figure):
         alt = describe(self)
         bundle = {mime: base64.b64encode(data).decode("ascii"), "text/plain": alt}
         display(bundle, metadata={mime: {"alt": alt}}, raw=True)
+
+
+MAX_DPI = 600  # a page figure drawn finer than this only weighs more (and 1e5 would not fit in memory)
+
+
+def check_dpi(dpi: object) -> float:
+    """``dpi`` as a float in [1, MAX_DPI]: one line naming it otherwise."""
+    return check_float("dpi", dpi, low=1.0, high=float(MAX_DPI))
 
 
 def _page_dpi(fig: Figure, dpi: float) -> float:
@@ -137,6 +146,10 @@ def encode_figure(
       photographs; ``"jpeg"`` always gives a JPEG;
     - else an optimised lossless PNG.
     """
+    if not isinstance(fig, Figure):
+        raise TypeError(f"fig must be a matplotlib Figure (what nets.viz's functions return), got {fig!r}")
+    if dpi is not None:
+        dpi = check_dpi(dpi)
     image_format = image_format or getattr(fig, "image_format", "auto")
     if image_format not in ("auto", "png", "jpeg"):
         raise ValueError(f"image_format must be 'auto', 'png' or 'jpeg', got {image_format!r}")

@@ -78,6 +78,11 @@ def _as_image_batch(image: torch.Tensor) -> torch.Tensor:
             f"image must be shaped (3, H, W) or (N, 3, H, W) and ImageNet-normalised (see sample_photo); "
             f"got shape {tuple(image.shape)}"
         )
+    if not image.is_floating_point():  # a uint8 photo: the models' own input checks would be skipped
+        raise ValueError(
+            f"image must be a float tensor normalised with the ImageNet mean and std (see sample_photo), got "
+            f"{image.dtype}; convert with x.float() / 255, then normalise with nets.data.MEAN and STD"
+        )
     return image[:1].float()
 
 
