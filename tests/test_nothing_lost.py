@@ -267,4 +267,6 @@ def test_a_real_full_disk_while_saving_says_disk_full(small_disk):
     assert err.value.errno == errno.ENOSPC
     run = small_disk / "run"  # a run folder made for a run that saved nothing is removed with its lock
     left = sorted(p.name for p in run.iterdir()) if run.exists() else []
-    assert not [name for name in left if name.endswith(".tmp") or name == ".lock"], left  # nothing left behind
+    assert not [name for name in left if name.endswith(".tmp") or name == ".lock"], (
+        left
+    )  # nothing left behind
