@@ -79,7 +79,7 @@ class PaperTable:
     """
 
     def __init__(self, name: str, frame, notes: list[str]) -> None:
-        self.name, self.frame, self.notes = name, frame, notes
+        self.name, self.frame, self.notes = name, nones_as_nan(frame), notes
 
     def _repr_html_(self) -> str:
         notes = "".join(f"<li>{n}</li>" for n in self.notes)
@@ -87,6 +87,18 @@ class PaperTable:
 
     def __repr__(self) -> str:
         return f"{self.frame.to_string(na_rep=MISSING)}\n" + "\n".join(f"- {n}" for n in self.notes)
+
+
+def nones_as_nan(frame):
+    """``frame`` with ``None`` cells as NaN: pandas before 2.3 prints a None of an object column as
+    "None" whatever ``na_rep`` says, and NaN as ``na_rep``."""
+    columns = [c for c in frame.columns if frame[c].dtype == object]
+    if not columns:
+        return frame
+    frame = frame.copy()
+    for c in columns:
+        frame[c] = frame[c].where(frame[c].notna(), float("nan"))
+    return frame
 
 
 def _agreement(ours: float, ref: float | None, exact: bool) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from ..summary import MISSING
+from ..summary import MISSING, nones_as_nan
 
 __all__ = ["MISSING", "dashed"]
 
@@ -21,7 +21,7 @@ def dashed(frame: Any) -> Any:
     cls = _dashed_class()
     if not hasattr(frame, "to_html") or not hasattr(frame, "columns"):
         raise TypeError(f"dashed needs a pandas DataFrame, got {type(frame).__name__}")
-    out = cls(frame)
+    out = cls(nones_as_nan(frame))
     out.attrs = dict(frame.attrs)
     return out
 
