@@ -10,7 +10,8 @@ Around `jupyter-book build` it does three things Jupyter Book does not:
 
 1. Serves the pinned JavaScript from the site: require.js and @jupyter-widgets/html-manager for the
    widgets, MathJax 3 for the formulas, axe-core for the browser test's accessibility check (no page
-   loads it), each with its licence. They are fetched once with the npm
+   loads it), onnxruntime-web for the live models (a page loads it only when the reader starts one),
+   each with its licence. They are fetched once with the npm
    client (`npm pack`; Node.js's npm must be installed), checked against their sha512, cached in
    ~/.cache/imagenet-contenders/npm, and copied to _build/site-extra/ (widgets/, mathjax-<version>/),
    which _config.yml publishes with `html_extra_path` and points myst-nb's `nb_ipywidgets_js` and
@@ -22,8 +23,10 @@ Around `jupyter-book build` it does three things Jupyter Book does not:
    on disk change. ("execute_notebooks: force" would be simpler, but would re-run every chapter,
    training included, for a typo in prose.)
 3. Marks the kernels as the book build (NETS_BOOK_BUILD=1), so `nets.widgets` precomputes widget
-   outputs for the static page, and checks the result: no page may load widget code from a CDN, and
-   no page may weigh more than MAX_PAGE_BYTES (600 kB) with the images embedded in it.
+   outputs for the static page, and tells them where the live models go (NETS_LIVE_DIR, the site's
+   live/ folder, beside nets/live/element.mjs, which the build copies there), then checks the result:
+   no page may load widget code from a CDN, run a live model the site lacks, or weigh more than
+   MAX_PAGE_BYTES (600 kB) with the images embedded in it. Live models no page runs are removed.
 """
 
 from __future__ import annotations
@@ -139,7 +142,32 @@ AXE = NpmPackage(
     "axe-core-4.14.1",
 )
 AXE_SCRIPT = f"{AXE.folder}/axe.min.js"  # relative to the site's root
-PACKAGES = (REQUIREJS, HTML_MANAGER, MATHJAX, AXE)
+# onnxruntime-web, which runs the chapters' live models (nets.live) in the reader's browser: the
+# WebAssembly build only (ort.wasm.min.mjs, its loader and the SIMD .wasm, 14.5 MB), single-threaded
+# since GitHub Pages cannot send the cross-origin-isolation headers threads need. A page loads it only
+# when the reader starts a live element. MIT: the notice heads ort.wasm.min.mjs (the package has no
+# LICENSE file); package.json says so too.
+ONNXRUNTIME_WEB = NpmPackage(
+    "onnxruntime-web",
+    "1.30.0",
+    "sha512-q0y+JrrtukXSzsBWEMccVfqX25LRmosXHF+CaRJmg8pZClzcV7svNc4rKY3jL02Vb7QmRMDs1SigqR4CXAfKYQ==",
+    (
+        r"package/dist/ort\.wasm\.min\.mjs",
+        r"package/dist/ort-wasm-simd-threaded\.mjs",
+        r"package/dist/ort-wasm-simd-threaded\.wasm",
+        r"package/package\.json",
+    ),
+    "live/onnxruntime-web",
+    licence="package/dist/ort.wasm.min.mjs",
+)
+PACKAGES = (REQUIREJS, HTML_MANAGER, MATHJAX, AXE, ONNXRUNTIME_WEB)
+# The live models: the kernels export them into LIVE (nets.live writes where NETS_LIVE_DIR says), the
+# build serves nets/live/element.mjs beside them, and the pages (the chapters, under book/) find both at
+# LIVE_URL. The names are nets.live.DIR_ENV and nets.live.URL_ENV (a test checks).
+LIVE = SITE_EXTRA / "live"
+LIVE_DIR_ENV, LIVE_URL_ENV, LIVE_URL = "NETS_LIVE_DIR", "NETS_LIVE_URL", "../live"
+LIVE_SCRIPT = ROOT / "nets" / "live" / "element.mjs"
+LIVE_MODEL = re.compile(r"/live/([\w.-]+\.onnx)")
 # The bundled widget modules (@jupyter-widgets/base, controls, html-manager/dist/libembed-amd, ...) each
 # locate their fonts from their AMD module id, which require.js would resolve against the page's folder
 # (book/@jupyter-widgets/...): map the ids to the folder we serve, where the fonts are.
@@ -243,7 +271,9 @@ def stage_site_js(
                     staged.append(target)
     config = site_extra / "widgets" / "config.js"
     atomic_write(config, REQUIRE_CONFIG.encode())
-    return [*staged, config]
+    element = site_extra / "live" / LIVE_SCRIPT.name
+    atomic_write(element, LIVE_SCRIPT.read_bytes())
+    return [*staged, config, element]
 
 
 def execution_fingerprint(root: Path = ROOT) -> str:
@@ -398,6 +428,12 @@ def check_site(html: Path = HTML) -> list[str]:
                 problems.append(f"{name} loads widget code from outside the site: {src}")
             elif not (page.parent / src.split("?")[0]).resolve().is_file():
                 problems.append(f"{name} loads {src}, which the site lacks")
+        for model in sorted(set(LIVE_MODEL.findall(text))):
+            if not (html / "live" / model).is_file():
+                problems.append(
+                    f"{name} runs the live model live/{model}, which the site lacks: its chapter's cached "
+                    "outputs outlived the model files; rebuild with --fresh"
+                )
         if "data-jupyter-widgets-cdn" in text:
             problems.append(f"{name} points the widget manager at a CDN (data-jupyter-widgets-cdn)")
         if "application/vnd.jupyter.widget-state+json" in text:
@@ -405,6 +441,15 @@ def check_site(html: Path = HTML) -> list[str]:
                 if not any(src.split("?")[0].endswith(script) for src in sources):
                     problems.append(f"{name} has widgets but does not load {script}")
     return problems
+
+
+def prune_live_models(html: Path = HTML, live: Path = LIVE) -> list[Path]:
+    """Remove the live models no page runs (earlier builds' versions) from the site and its source."""
+    used = {m for page in html.rglob("*.html") for m in LIVE_MODEL.findall(page.read_text(errors="replace"))}
+    stale = [p for folder in (live, html / "live") for p in folder.glob("*.onnx") if p.name not in used]
+    for path in stale:
+        path.unlink()
+    return stale
 
 
 def _jupyter_book() -> str:
@@ -446,6 +491,7 @@ def _book_env() -> dict[str, str]:
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     env["NO_COLOR"] = "1"  # a plain log
+    env[LIVE_DIR_ENV], env[LIVE_URL_ENV] = str(LIVE), LIVE_URL
     return env
 
 
@@ -494,6 +540,7 @@ def build(fresh: bool = False, refresh_js: bool = False) -> Path:
     problems = check_site()
     if problems:
         raise SystemExit("the built site has problems:\n" + "\n".join(problems))
+    prune_live_models()
     pages = [p for p in HTML.rglob("*.html") if "_static" not in p.relative_to(HTML).parts]
     largest = max(pages, key=lambda p: p.stat().st_size)
     summary = [

@@ -211,7 +211,7 @@ def test_widget_js_is_staged_from_the_cache_without_the_network(tmp_path: Path):
     package = _fake_package(tmp_path, {"package/dist/a.js": b"a()", "package/README.md": b"no"})
     staged = build_book.stage_site_js(tmp_path / "cache", tmp_path / "extra", packages=(package,))
     names = sorted(p.relative_to(tmp_path / "extra").as_posix() for p in staged)
-    assert names == ["widgets/config.js", "widgets/fake-1.0.0/a.js"]
+    assert names == ["live/element.mjs", "widgets/config.js", "widgets/fake-1.0.0/a.js"]
     assert (tmp_path / "extra" / "widgets" / "fake-1.0.0" / "a.js").read_bytes() == b"a()"
 
 

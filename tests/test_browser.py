@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import os
 import re
 import shutil
@@ -22,6 +23,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from book_script import build_book
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -298,5 +300,100 @@ def test_page_is_accessible_in_dark_mode(site: str, browser, page_name: str):
         assert pale == [], (
             f"{page_name} (dark): figures or widgets without their light background: {pale[:5]}"
         )
+    finally:
+        page.close()
+
+
+# Chapters without a live element, and why: the ImageNet chapter trains nothing (its network would be
+# torchvision's ImageNet weights, which an offline build does not have).
+NOT_LIVE = {"book/imagenet"}
+# The page's first output for its first sample against the reference the build computed in Python: the
+# same file in onnxruntime (the browser's WebAssembly kernels sum in another order), and PyTorch.
+LIVE_TOLERANCE = 1e-4
+LIVE_RESULT = "el => el.dataset.result ? JSON.parse(el.dataset.result) : null"
+
+
+@pytest.mark.parametrize("page_name", sorted(CHAPTERS))
+def test_live_models_run_in_the_page_and_agree_with_python(site: str, browser, page_name: str):
+    """Each live element: nothing of the runtime or the model before Start; then, offline, the prediction
+    within 2 s per inference, numbers equal to the build's reference, a new picture a new prediction."""
+    from nets.live.export import FP16_TOLERANCE
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    requested, outside = [], []
+    page.on("request", lambda request: requested.append(request.url))
+    page.route(
+        "**/*",
+        lambda route: (
+            route.continue_()
+            if route.request.url.startswith(site)
+            else (outside.append(route.request.url), route.abort())
+        ),
+    )
+    try:
+        page.goto(f"{site}/{page_name}.html", wait_until="load")
+        elements = page.locator(".nets-live")
+        if page_name in NOT_LIVE:
+            assert elements.count() == 0
+            return
+        assert elements.count() >= 1, f"{page_name} has no live element (nets.live.element)"
+        page.wait_for_function("[...document.querySelectorAll('.nets-live')].every(el => el.dataset.state)")
+        early = [url for url in requested if "/live/" in url and not url.endswith("element.mjs")]
+        assert early == [], f"{page_name} fetches live files before a click: {early}"
+        for i in range(elements.count()):
+            element = elements.nth(i)
+            config = json.loads(element.get_attribute("data-config"))
+            element.locator(".nets-live-start").click()
+            page.wait_for_function(
+                "el => ['ready', 'error'].includes(el.dataset.state)",
+                arg=element.element_handle(),
+                timeout=60_000,
+            )
+            status = element.locator(".nets-live-status").inner_text()
+            assert element.get_attribute("data-state") == "ready", f"{page_name}, live element {i}: {status}"
+            first = element.evaluate(LIVE_RESULT)
+            for model, run, ort_ref, torch_ref in zip(
+                config["models"], first["models"], *config["reference"].values(), strict=True
+            ):
+                where = f"{page_name}, live {model['label']}"
+                assert run["ms"] < 2000, f"{where}: one inference took {run['ms']:.0f} ms"
+                page_values, ort_ref, torch_ref = (np.array(v) for v in (run["first"], ort_ref, torch_ref))
+                assert np.abs(page_values - ort_ref).max() <= LIVE_TOLERANCE, (
+                    f"{where}: not onnxruntime's numbers"
+                )
+                bound = (
+                    LIVE_TOLERANCE
+                    if model["storage"] == "fp32"
+                    else FP16_TOLERANCE * max(1, np.abs(torch_ref).max())
+                )
+                assert np.abs(page_values - torch_ref).max() <= bound, f"{where}: not PyTorch's numbers"
+            element.locator("input[type=radio]").nth(2).check()
+            page.wait_for_function(
+                "([el, n]) => JSON.parse(el.dataset.result || '{}').runs > n",
+                arg=[element.element_handle(), first["runs"]],
+                timeout=10_000,
+            )
+            second = element.evaluate(LIVE_RESULT)
+            assert all(
+                a["first"] != b["first"] for a, b in zip(first["models"], second["models"], strict=True)
+            ), f"{page_name}, live element {i}: another picture, the same prediction"
+            assert element.locator("ol li, .nets-live-maps canvas").count() > 0
+        assert outside == [], f"{page_name}: the live elements asked another host for {outside}"
+    finally:
+        page.close()
+
+
+def test_live_elements_say_so_without_webassembly(site: str, browser):
+    page = browser.new_page()
+    page.add_init_script("delete globalThis.WebAssembly")
+    page.route(
+        "**/*", lambda route: route.continue_() if route.request.url.startswith(site) else route.abort()
+    )
+    try:
+        page.goto(f"{site}/book/vgg.html", wait_until="load")
+        element = page.locator(".nets-live").first
+        page.wait_for_function("el => el.dataset.state", arg=element.element_handle())
+        assert element.get_attribute("data-state") == "no-wasm"
+        assert "WebAssembly turned off" in element.locator(".nets-live-status").inner_text()
     finally:
         page.close()
