@@ -305,10 +305,12 @@ def test_gpu_race_plan_lets_everyone_in_with_the_common_brief_run(monkeypatch):
 
 def test_race_trains_every_entrant_on_the_same_images_with_the_same_recipe_once_per_seed(capsys):
     plan = Plan("brief", "cpu", "2 contenders", 1, 32, 8, 6, 0.5, None, "preview")
+    trained = {}
     histories = showdown.race(
-        ["resnet18", "efficientnet_b0"], tiny_data(), plan, seeds=(0, 1), val_per_class=4
+        ["resnet18", "efficientnet_b0"], tiny_data(), plan, seeds=(0, 1), val_per_class=4, trained=trained
     )
     assert list(histories) == ["resnet18", "efficientnet_b0"]
+    assert [m.name for m in trained.values()] == ["resnet18", "efficientnet_b0"]  # the first seed's networks
     assert [len(runs) for runs in histories.values()] == [2, 2]
     keys = ("epochs", "image_size", "batch_size", "train_size", "val_size", "lr", "optimizer", "schedule",
             "seed", "subset")  # fmt: skip

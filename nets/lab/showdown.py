@@ -287,6 +287,7 @@ def race(
     channels_last: bool | None = None,
     val_per_class: int | None = 50,
     progress: bool = False,
+    trained: dict | None = None,
 ) -> dict[str, list[History]]:
     """Train every contender in ``names`` on ``data`` with ``nets.train.fit`` under the one ``plan``, once
     per seed in ``seeds``: ``{name: [History of each seed]}``.
@@ -301,7 +302,8 @@ def race(
     start far above it). ``channels_last`` changes only how tensors lie in memory, not a single number
     the network computes; None picks it for the EfficientNets, whose depthwise convolutions run about
     twice as fast so on a CPU (ResNet's run slower). Prints one line per contender as it finishes. A
-    contender that runs out of GPU memory is reported and left out; the race goes on.
+    contender that runs out of GPU memory is reported and left out; the race goes on. ``trained``: a
+    dict that receives each entrant's network after its first seed's run (to show or run it later).
     """
     seeds = [check_int("seed", s, minimum=0) for s in seeds]
     if not seeds or len(set(seeds)) != len(seeds):
@@ -311,7 +313,7 @@ def race(
         data = dataclasses.replace(data, val=balanced_subset(data.val, min(val_per_class, plan.subset)))
     histories: dict[str, list[History]] = {}
     for name in names:
-        runs = _race_one(name, data, plan, seeds, optimizer=optimizer, lr=lr, progress=progress,
+        runs = _race_one(name, data, plan, seeds, trained, optimizer=optimizer, lr=lr, progress=progress,
                          channels_last=entry(name).family == "efficientnet" if channels_last is None else channels_last)  # fmt: skip
         if runs is None:
             continue
@@ -323,7 +325,9 @@ def race(
     return histories
 
 
-def _race_one(name: str, data, plan: Plan, seeds: Sequence[int], **fit_kwargs) -> list[History] | None:
+def _race_one(
+    name: str, data, plan: Plan, seeds: Sequence[int], trained: dict | None, **fit_kwargs
+) -> list[History] | None:
     """One contender trained once per seed (its classifier zeroed), or None if the GPU ran out of memory."""
     runs = []
     for seed in seeds:
@@ -334,6 +338,8 @@ def _race_one(name: str, data, plan: Plan, seeds: Sequence[int], **fit_kwargs) -
         try:
             runs.append(fit(model, data, budget=dataclasses.replace(plan, model=name, estimate_s=None),
                             seed=seed, **fit_kwargs))  # fmt: skip
+            if trained is not None and seed == seeds[0]:
+                trained[name] = model
         except torch.cuda.OutOfMemoryError:
             print(f"{label(name)}: out of GPU memory at batch {plan.batch_size}; left out of the race")
             del model
