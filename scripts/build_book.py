@@ -373,7 +373,7 @@ def sync_setup_cells(root: Path = ROOT) -> list[Path]:
 def sources_hash(root: Path = ROOT) -> str:
     """A hash of everything the built site is made from, for `ensure_built`."""
     digest = hashlib.sha256(execution_fingerprint(root).encode())
-    files = [root / "_config.yml", root / "_toc.yml", Path(__file__)]
+    files = [root / "_config.yml", root / "_toc.yml", Path(__file__), LIVE_SCRIPT]
     files += sorted(
         p for p in (root / "book").rglob("*") if p.is_file() and ".ipynb_checkpoints" not in p.parts
     )

@@ -339,7 +339,7 @@ def _race_one(
             runs.append(fit(model, data, budget=dataclasses.replace(plan, model=name, estimate_s=None),
                             seed=seed, **fit_kwargs))  # fmt: skip
             if trained is not None and seed == seeds[0]:
-                trained[name] = model
+                trained[name] = model.cpu()  # off the GPU: ten kept networks would crowd the later runs
         except torch.cuda.OutOfMemoryError:
             print(f"{label(name)}: out of GPU memory at batch {plan.batch_size}; left out of the race")
             del model

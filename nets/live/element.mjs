@@ -52,8 +52,9 @@ const STYLE = `
 .nets-live .nets-live-maps { display: flex; flex-wrap: wrap; gap: 3px; }
 .nets-live .nets-live-maps canvas { width: 48px; height: 48px; }
 .nets-live .nets-live-bar { display: block; height: .4rem; background: var(--pst-color-primary, #1f77b4); }
+.nets-live figcaption, .nets-live legend, .nets-live label { color: inherit; }
 .nets-live button { margin: .25rem .5rem .25rem 0; padding: .25rem .75rem; border-radius: .25rem;
-  border: 1px solid var(--pst-color-primary, #1f77b4); background: var(--pst-color-background, #fff); color: var(--pst-color-text-base, #222); }
+  border: 1px solid var(--pst-color-primary, #1f77b4); background: transparent; color: inherit; }
 .nets-live button:disabled { opacity: .6; }
 .nets-live ol { margin: .25rem 0; padding-left: 1.5rem; }
 `;
