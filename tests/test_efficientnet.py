@@ -169,6 +169,54 @@ def test_trains_one_step() -> None:
     assert all(p.grad is not None for p in model.parameters())
 
 
+@pytest.mark.parametrize(("kernel", "stride"), [(3, 1), (5, 1), (3, 2), (5, 2)])
+def test_depthwise_shortcut_on_a_1x1_map_gives_the_convolutions_numbers(kernel: int, stride: int) -> None:
+    """Training on a 1x1 map, the depthwise convolution multiplies by its centre tap: same output and gradients."""
+    from nets.layers import DepthwiseConv2d
+
+    torch.manual_seed(0)
+    fast = DepthwiseConv2d(12, 12, kernel, stride, kernel // 2, groups=12, bias=False).train()
+    conv = nn.Conv2d(12, 12, kernel, stride, kernel // 2, groups=12, bias=False)
+    conv.load_state_dict(fast.state_dict())
+    x = torch.randn(4, 12, 1, 1)
+    xs = [x.clone().requires_grad_(), x.clone().requires_grad_()]
+    outs = [fast(xs[0]), conv(xs[1])]
+    torch.testing.assert_close(outs[0], outs[1], rtol=0, atol=0)  # the other taps add exact zeros
+    g = torch.randn_like(outs[0])
+    for out in outs:
+        out.backward(g)
+    torch.testing.assert_close(xs[0].grad, xs[1].grad)
+    torch.testing.assert_close(fast.weight.grad, conv.weight.grad)
+    assert repr(fast) == repr(conv)  # it prints as the nn.Conv2d it is
+
+
+def test_depthwise_convolutions_are_depthwise_conv2d_and_evaluation_convolves(monkeypatch) -> None:
+    from nets.layers import DepthwiseConv2d
+
+    model = nets.build("efficientnet_b0", num_classes=10)
+    depthwise = [m for m in model.modules() if isinstance(m, DepthwiseConv2d)]
+    assert len(depthwise) == 16 and all(isinstance(m, nn.Conv2d) for m in depthwise)  # one per MBConv
+    assert all(m.groups == m.in_channels for m in depthwise)
+    assert not any(isinstance(m, DepthwiseConv2d) for m in nets.build("resnet18").modules())
+    # at 32 px the last stages run on 1x1 maps: training takes the shortcut, evaluation the convolution
+    calls = []
+    real = nn.Conv2d._conv_forward
+    monkeypatch.setattr(nn.Conv2d, "_conv_forward", lambda self, *a: calls.append(self) or real(self, *a))
+    x = torch.randn(2, 3, 32, 32)
+    model.eval()
+    with torch.no_grad():
+        model(x)
+    evaluated = len([m for m in calls if isinstance(m, DepthwiseConv2d)])
+    calls.clear()
+    model.train()(x)
+    trained = len([m for m in calls if isinstance(m, DepthwiseConv2d)])
+    assert evaluated == 16 and 0 < trained < 16
+    # counting runs in evaluation mode: every tap of the 1x1 maps counted, as the arithmetic does
+    from nets.lab.efficientnet import cost
+
+    assert count_macs(model, (1, 3, 32, 32)) == cost(1.0, 1.0, 32, num_classes=10).total_macs
+
+
 def test_residual_is_added_where_shapes_match() -> None:
     """With its projection zeroed, a residual block passes its input through; a downsampling block does not."""
     model = nets.build("efficientnet_b0").eval()
