@@ -23,6 +23,7 @@ from torch import nn
 import nets
 import nets.data
 import nets.live
+import nets.viz
 from nets.lab.alexnet import Figure1Net
 from nets.live.export import FP16_TOLERANCE, IR_VERSION, TOLERANCE, to_onnx, torch_outputs
 from nets.models.vgg import vgg
@@ -264,3 +265,24 @@ def test_the_site_must_have_every_model_a_page_runs(tmp_path):
     removed = build_book.prune_live_models(html, live)
     assert sorted(p.name for p in removed) == ["old-0123456789ab.onnx"] * 2
     assert [p.name for p in live.iterdir()] == ["net-0123456789ab.onnx"]
+
+
+def test_imagenet_weights_run_on_given_samples_with_their_own_classes(tmp_path, monkeypatch):
+    """No data (torchvision's ImageNet weights, say): the classes and the pictures are given."""
+    monkeypatch.setenv(nets.live.DIR_ENV, str(tmp_path / "live"))
+    monkeypatch.setenv(nets.live.URL_ENV, "../live")
+    photo = nets.viz.sample_photo(16)
+    classes = [f"class {i}" for i in range(10)]
+    config = page_config(
+        nets.live.element(
+            small_net(), image_size=16, classes=classes, samples={"a cat": photo}, weights="w"
+        ).html
+    )
+    assert config["classes"] == classes and [s["caption"] for s in config["samples"]] == ["a cat"]
+    assert not config["gray"]
+    with pytest.raises(ValueError, match="needs data, or classes and samples"):
+        nets.live.element(small_net(), image_size=16, weights="w")
+    with pytest.raises(ValueError, match=r"sample 'a cat' must be a \(1, 3, 16, 16\) tensor"):
+        nets.live.element(
+            small_net(), image_size=16, classes=classes, samples={"a cat": photo[0]}, weights="w"
+        )

@@ -67,7 +67,7 @@ class LiveElement:
 
 def element(
     models: nn.Module | Mapping[str, nn.Module],
-    data,
+    data=None,
     *,
     image_size: int,
     weights: str,
@@ -75,12 +75,16 @@ def element(
     classify: bool = True,
     eval_crop: float = EVAL_CROP,
     title: str = "Run it in your browser",
+    classes: Sequence[str] | None = None,
+    samples: Mapping[str, torch.Tensor] | None = None,
 ) -> LiveElement:
     """A live element for ``models`` (one, or a dict of label: model shown side by side) trained on
     ``data`` at ``image_size``; ``weights`` says which weights they are; ``taps``: the layers whose
     feature maps are shown (a dict gives each label its own); ``classify=False``: first layers only;
     ``eval_crop``: the central part of a picture the networks see, as in their evaluation (1.0 for
-    networks trained on whole images)."""
+    networks trained on whole images). Without ``data`` (ImageNet weights, say), give ``classes`` and
+    ``samples``: caption -> a normalised (1, 3, image_size, image_size) picture, as
+    ``nets.viz.sample_photo`` returns; with ``data`` they default to its classes and validation images."""
     if isinstance(models, nn.Module):
         models = {getattr(models, "name", type(models).__name__): models}
     if not models or not all(isinstance(m, nn.Module) for m in models.values()):
@@ -95,7 +99,13 @@ def element(
                 f"({RUNTIME}); in a kernel, call the model itself, or write its ONNX file with "
                 "nets.live.export(model, 'model.onnx', image_size).")  # fmt: skip
         return LiveElement(f"<p>{html.escape(line)}</p>", line)
-    pictures, captions = _samples(data, image_size, eval_crop)
+    if data is None and (classes is None or not samples):
+        raise ValueError("element needs data, or classes and samples (caption: picture) to show")
+    classes = list(data.classes if classes is None else classes)
+    if samples:
+        pictures, captions = _given(samples, image_size), list(samples)
+    else:
+        pictures, captions = _samples(data, image_size, eval_crop)
     entries, reference = [], {"sample": 0, "onnxruntime": [], "torch": []}
     for label, model in models.items():
         layers = taps.get(label, ()) if isinstance(taps, Mapping) else taps
@@ -113,11 +123,23 @@ def element(
                         "max_diff": exported.max_diff})  # fmt: skip
     config = {
         "title": title, "weights": weights, "runtime": RUNTIME, "models": entries,
-        "classes": list(data.classes), "size": image_size, "eval_crop": eval_crop,
-        "gray": _is_gray(data), "classify": classify, "reference": reference,
+        "classes": classes, "size": image_size, "eval_crop": eval_crop,
+        "gray": _is_gray(pictures), "classify": classify, "reference": reference,
         "samples": [{"caption": c, "src": _png(p)} for p, c in zip(pictures, captions, strict=True)],
     }  # fmt: skip
     return LiveElement(_html(config, url), _text(config))
+
+
+def _given(samples: Mapping[str, torch.Tensor], size: int) -> list[torch.Tensor]:
+    """Normalised pictures back to 8-bit pixels in [0, 1] (what a PNG holds), each checked for its size."""
+    mean, std = torch.tensor(MEAN).view(1, 3, 1, 1), torch.tensor(STD).view(1, 3, 1, 1)
+    pictures = []
+    for caption, image in samples.items():
+        if not isinstance(image, torch.Tensor) or tuple(image.shape) != (1, 3, size, size):
+            shape = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
+            raise ValueError(f"sample {caption!r} must be a (1, 3, {size}, {size}) tensor, got {shape}")
+        pictures.append(((image.detach().cpu().float() * std + mean).clamp(0, 1) * 255).round() / 255)
+    return pictures
 
 
 def _samples(data, size: int, eval_crop: float) -> tuple[list[torch.Tensor], list[str]]:
@@ -147,11 +169,9 @@ def _rounded(a: np.ndarray) -> list[float]:
     return [float(f"{v:.7g}") for v in np.asarray(a, dtype=np.float64).ravel()[:1000]]
 
 
-def _is_gray(data) -> bool:
-    images = data.val.images[:8]
-    return bool(
-        images.shape[1] == 3 and (images[:, 0] == images[:, 1]).all() and (images[:, 1] == images[:, 2]).all()
-    )
+def _is_gray(pictures: list[torch.Tensor]) -> bool:
+    """Grey data (Fashion-MNIST: one channel served three times) gets grey pictures and a drawing pad."""
+    return all(bool((p[:, 0] == p[:, 1]).all() and (p[:, 1] == p[:, 2]).all()) for p in pictures)
 
 
 def _png(picture: torch.Tensor) -> str:
