@@ -36,14 +36,15 @@ from torch import nn
 
 from ..checks import check_float, check_int
 from ..data import EVAL_CROP, MEAN, STD, balanced_subset, batches
-from ..files import atomic_write
-from .export import Exported, to_onnx, torch_outputs
+from ..files import atomic_write, human_bytes
+from .export import Exported, to_onnx
 
 __all__ = ["DIR_ENV", "RUNTIME", "URL_ENV", "LiveElement", "element", "export"]
 
 DIR_ENV = "NETS_LIVE_DIR"  # the folder the site serves the models from (set by the book build)
 URL_ENV = "NETS_LIVE_URL"  # that folder's URL, relative to the pages (e.g. "../live")
 RUNTIME = "onnxruntime-web 1.30.0"  # what the build serves beside element.mjs (scripts/build_book.py pins it)
+RUNTIME_BYTES = 14_400_000  # its ort.wasm.min.mjs, loader and ort-wasm-simd-threaded.wasm: what Start fetches
 SCRIPT = Path(__file__).with_name("element.mjs")
 SAMPLES = 6  # sample pictures on the page: one validation image of each of the first classes
 
@@ -109,14 +110,13 @@ def element(
     entries, reference = [], {"sample": 0, "onnxruntime": [], "torch": []}
     for label, model in models.items():
         layers = taps.get(label, ()) if isinstance(taps, Mapping) else taps
-        exported = to_onnx(model, image_size, taps=tuple(layers), classify=classify)
+        exported = to_onnx(model, image_size, taps=tuple(layers), classify=classify, picture=pictures[0])
         name = f"{_slug(label)}-{hashlib.sha256(exported.onnx).hexdigest()[:12]}.onnx"
         path = Path(folder) / name
         if not path.exists():
             atomic_write(path, exported.onnx)
-        ort_out, torch_out = _reference(exported, model, pictures[0], tuple(layers), classify)
-        reference["onnxruntime"].append(ort_out)
-        reference["torch"].append(torch_out)
+        reference["onnxruntime"].append(_rounded(exported.reference[0]))
+        reference["torch"].append(_rounded(exported.reference[1]))
         entries.append({"label": label, "url": f"{url}/{name}", "bytes": len(exported.onnx),
                         "params": exported.params, "storage": exported.storage, "outputs": exported.outputs,
                         "taps": [{"name": t, "shape": s} for t, s in zip(layers, exported.tap_shapes, strict=True)],
@@ -131,15 +131,12 @@ def element(
 
 
 def _given(samples: Mapping[str, torch.Tensor], size: int) -> list[torch.Tensor]:
-    """Normalised pictures back to 8-bit pixels in [0, 1] (what a PNG holds), each checked for its size."""
-    mean, std = torch.tensor(MEAN).view(1, 3, 1, 1), torch.tensor(STD).view(1, 3, 1, 1)
-    pictures = []
+    """The given normalised pictures as 8-bit pixels, each checked for its size."""
     for caption, image in samples.items():
         if not isinstance(image, torch.Tensor) or tuple(image.shape) != (1, 3, size, size):
             shape = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
             raise ValueError(f"sample {caption!r} must be a (1, 3, {size}, {size}) tensor, got {shape}")
-        pictures.append(((image.detach().cpu().float() * std + mean).clamp(0, 1) * 255).round() / 255)
-    return pictures
+    return [_pixels(image.detach().cpu().float()) for image in samples.values()]
 
 
 def _samples(data, size: int, eval_crop: float) -> tuple[list[torch.Tensor], list[str]]:
@@ -147,22 +144,15 @@ def _samples(data, size: int, eval_crop: float) -> tuple[list[torch.Tensor], lis
     quantised to 8 bits (what a PNG holds: the page and the reference compute on the same pixels)."""
     split = balanced_subset(data.val, 1)
     images, labels = next(batches(split, SAMPLES, train=False, image_size=size, eval_crop=eval_crop))
-    mean, std = torch.tensor(MEAN).view(1, 3, 1, 1), torch.tensor(STD).view(1, 3, 1, 1)
-    pixels = ((images * std + mean).clamp(0, 1) * 255).round() / 255
     captions = [f"{data.classes[int(y)]} (validation image)" for y in labels]
-    return list(pixels.split(1)), captions
+    return list(_pixels(images).split(1)), captions
 
 
-def _reference(
-    exported: Exported, model: nn.Module, picture: torch.Tensor, taps: tuple[str, ...], classify: bool
-) -> tuple[list[float], list[float]]:
-    """The file's first output (logits, or the first tap) for ``picture``: onnxruntime's and PyTorch's."""
-    import onnxruntime
-
-    session = onnxruntime.InferenceSession(exported.onnx, providers=["CPUExecutionProvider"])
-    ort_out = session.run([exported.outputs[0]], {"image": picture.numpy()})[0]
-    torch_out = torch_outputs(model, picture, taps=taps, classify=classify)[0]
-    return _rounded(ort_out), _rounded(torch_out)
+def _pixels(normalised: torch.Tensor) -> torch.Tensor:
+    """ImageNet-normalised images back to [0, 1], rounded to 8 bits: the PNG's pixels, which the page and
+    the reference both compute on."""
+    mean, std = torch.tensor(MEAN).view(1, 3, 1, 1), torch.tensor(STD).view(1, 3, 1, 1)
+    return ((normalised * std + mean).clamp(0, 1) * 255).round() / 255
 
 
 def _rounded(a: np.ndarray) -> list[float]:
@@ -192,19 +182,15 @@ def _slug(label: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in label.lower()).strip("-")[:40] or "model"
 
 
-def _megabytes(n: int) -> str:
-    return f"{n / 1e6:.1f} MB"
-
-
 def _text(config: dict) -> str:
-    sizes = ", ".join(f"{m['label']} {_megabytes(m['bytes'])}" for m in config["models"])
+    sizes = ", ".join(f"{m['label']} {human_bytes(m['bytes'])}" for m in config["models"])
     return f"{config['title']}: a live element of the web edition ({sizes}; weights {config['weights']})."
 
 
 def _html(config: dict, url: str) -> str:
     total = sum(m["bytes"] for m in config["models"])
     rows = "".join(
-        f"<li>{html.escape(m['label'])}: {m['params']:,} parameters, {_megabytes(m['bytes'])} "
+        f"<li>{html.escape(m['label'])}: {m['params']:,} parameters, {human_bytes(m['bytes'])} "
         f"({m['storage']} weights)</li>" for m in config["models"]
     )  # fmt: skip
     payload = html.escape(json.dumps(config, separators=(",", ":")), quote=True)
@@ -213,11 +199,8 @@ def _html(config: dict, url: str) -> str:
         f"<p><strong>{html.escape(config['title'])}</strong>: the network runs in your browser with "
         f"{RUNTIME} (WebAssembly), on a picture you choose. Weights: {html.escape(config['weights'])}.</p>"
         f"<ul>{rows}</ul>"
-        f'<p class="nets-live-status">Pressing start downloads {_megabytes(total)} of model and about '
-        f"{_megabytes(RUNTIME_BYTES)} of runtime; nothing is fetched before.</p>"
+        f'<p class="nets-live-status">Pressing start downloads {human_bytes(total)} of model and about '
+        f"{human_bytes(RUNTIME_BYTES)} of runtime; nothing is fetched before.</p>"
         "<noscript><p>This live element needs JavaScript.</p></noscript></div>"
         f'<script type="module" src="{html.escape(url)}/element.mjs"></script>'
     )
-
-
-RUNTIME_BYTES = 14_400_000  # ort.wasm.min.mjs, its loader and ort-wasm-simd-threaded.wasm (1.30.0)

@@ -51,6 +51,9 @@ class Exported:
     storage: str  # "fp32" or "fp16" (weights; the arithmetic is fp32 either way)
     max_diff: float  # measured |onnxruntime - PyTorch| on the check picture
     params: int  # parameters of the layers the file computes with
+    reference: tuple[
+        np.ndarray, np.ndarray
+    ]  # the first output for the check picture: onnxruntime's, PyTorch's
 
 
 class _Live(nn.Module):
@@ -91,8 +94,10 @@ def to_onnx(
     taps: tuple[str, ...] = (),
     classify: bool = True,
     max_bytes: int = MAX_BYTES,
+    picture: torch.Tensor | None = None,
 ) -> Exported:
-    """``model`` (a copy of it, in eval mode) as a checked ONNX file for pictures of ``image_size``."""
+    """``model`` (a copy of it, in eval mode) as a checked ONNX file for pictures of ``image_size``,
+    checked on ``picture`` (floats in [0, 1], (1, 3, image_size, image_size); default: random pixels)."""
     image_size = check_int("image_size", image_size, minimum=8)
     modules = dict(model.named_modules())
     missing = [name for name in taps if name not in modules]
@@ -102,11 +107,10 @@ def to_onnx(
                          f"model.named_modules(), such as its first convolutions {convs}")  # fmt: skip
     if not classify and not taps:
         raise ValueError("classify=False exports only the taps: name at least one layer in taps")
+    if picture is None:
+        picture = torch.rand(1, 3, image_size, image_size, generator=torch.Generator().manual_seed(0))
     wrapped = _wrap(model, taps, classify)
-    picture = torch.rand(1, 3, image_size, image_size, generator=torch.Generator().manual_seed(0))
-    params = _params_used(wrapped, picture)
-    with torch.no_grad():
-        expected = [t.numpy() for t in wrapped(picture)]
+    expected, params = _run_counting(wrapped, picture)
     names = (["logits"] if classify else []) + [f"tap{i}" for i in range(len(taps))]
     proto = _export(wrapped, picture, names)
     storage = "fp32"
@@ -118,9 +122,9 @@ def to_onnx(
         raise ValueError(f"{type(model).__name__} is {len(data) / 1e6:.0f} MB as ONNX even with fp16 weights, over "
                          f"the {max_bytes / 1e6:.0f} MB a reader should download: export its first layers "
                          "(classify=False, taps=...)")  # fmt: skip
-    diff = _check(data, picture, expected, names, storage)
+    got, diff = _check(data, picture, expected, names, storage)
     shapes = tuple(tuple(a.shape[1:]) for a in expected[1 if classify else 0 :])
-    return Exported(data, image_size, tuple(names), shapes, storage, diff, params)
+    return Exported(data, image_size, tuple(names), shapes, storage, diff, params, (got[0], expected[0]))
 
 
 class _AdaptiveAvgPool(nn.Module):
@@ -184,17 +188,18 @@ def _export(wrapped: nn.Module, picture: torch.Tensor, names: list[str]):
     return proto
 
 
-def _params_used(wrapped: nn.Module, picture: torch.Tensor) -> int:
-    """The parameters of the modules the file computes with (an auxiliary head or a cut-off tail: none)."""
+def _run_counting(wrapped: nn.Module, picture: torch.Tensor) -> tuple[list[np.ndarray], int]:
+    """PyTorch's outputs for ``picture``, and the parameters of the modules that computed them (an
+    auxiliary head or a cut-off tail has none)."""
     ran: list[nn.Module] = []
     hooks = [m.register_forward_hook(lambda m, *_: ran.append(m)) for m in wrapped.modules()]
     try:
         with torch.no_grad():
-            wrapped(picture)
+            outputs = [t.numpy() for t in wrapped(picture)]
     finally:
         for hook in hooks:
             hook.remove()
-    return sum(p.numel() for m in set(ran) for p in m.parameters(recurse=False))
+    return outputs, sum(p.numel() for m in set(ran) for p in m.parameters(recurse=False))
 
 
 def _weights_to_fp16(proto) -> None:
@@ -216,8 +221,8 @@ def _weights_to_fp16(proto) -> None:
 
 def _check(
     data: bytes, picture: torch.Tensor, expected: list[np.ndarray], names: list[str], storage: str
-) -> float:
-    """Run the file in onnxruntime; its outputs must equal PyTorch's. Returns the largest difference."""
+) -> tuple[list[np.ndarray], float]:
+    """Run the file in onnxruntime; its outputs must equal PyTorch's. Returns them and the largest difference."""
     import onnxruntime
 
     session = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
@@ -228,4 +233,4 @@ def _check(
     if not diff <= bound:
         raise RuntimeError(f"the ONNX file computes something else: onnxruntime and PyTorch differ by {diff:.2e}, "
                            f"over {bound:.1e} ({storage} weights)")  # fmt: skip
-    return diff
+    return got, diff
