@@ -17,7 +17,7 @@ from .config import RunFacts, TrainConfig, recorded_fields
 from .env import Env, amp_dtype, process_group, resolve_device
 from .history import History
 from .loop import Run, progress_bar
-from .plan import Plan, model_name_and_min_size, plan_budget, settle
+from .plan import Plan, family_of, model_name_and_min_size, plan_budget, settle
 
 __all__ = ["fit"]
 
@@ -43,9 +43,10 @@ def fit(
     as ``config``, or any of its fields by name (``epochs`` also as the third argument); names given
     here win over ``config``'s. Defaults: 5 epochs, batch 64, 128 px; ``budget="brief"`` chooses
     epochs, size, batch and a data subset for the device instead (see ``plan_budget``; settings given
-    explicitly still win). ``lr`` defaults to 0.05 x batch/128 for Nesterov SGD (momentum 0.9) and
-    2e-3 x batch/128 for AdamW; ``weight_decay`` to 5e-4 (SGD) or 0.05 (AdamW), applied to weights
-    only, not to biases and norm parameters. ``schedule`` is ``"onecycle"`` (warm up from lr/25 to
+    explicitly still win). ``lr`` defaults to 0.05 x batch/128 for Nesterov SGD (momentum 0.9; 0.025
+    x batch/128 for VGG and EfficientNet, see ``default_lr``) and 2e-3 x batch/128 for AdamW;
+    ``weight_decay`` to 5e-4 (SGD) or 0.05 (AdamW), applied to weights only, not to biases and norm
+    parameters. ``schedule`` is ``"onecycle"`` (warm up from lr/25 to
     lr, then cosine down to ~0) or ``"cosine"`` (linear warmup from 0, cosine to 0), stepped per batch;
     ``warmup_epochs`` defaults to a quarter of the run, at most one epoch. ``amp="auto"``: bf16
     autocast on CUDA GPUs that have it, else fp16 with a GradScaler; off on CPU and MPS ("bf16",
@@ -68,7 +69,7 @@ def fit(
         env = Env(dev, rank, world_size, amp_dtype(config.amp, dev))
         show = progress and rank == 0
         plan = _plan(budget, model, data, env, show)
-        config = settle(config, plan)
+        config = settle(config, plan, family_of(model))
         data = _data_for(data, plan, config, world_size)
         model, name = _model_for(model, data, config)
         run = Run.start(model, data, config, env, out / CHECKPOINT if out is not None else None, show)
