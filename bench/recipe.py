@@ -32,7 +32,7 @@ call (fit's includes its evaluation after every epoch). Budgets:
 - ``gpu-shape``: the shape of the GPU "brief" budget (5 epochs, batch 128) at 32 px on the same
   5,000 images (195 steps): fewer, larger steps over more epochs.
 
-The whole bench takes hours on 2 cores (VGG-11-BN alone about 1.5 hours a budget); it is measured in
+The whole bench takes hours on 2 cores (VGG-11-BN alone 54 and 81 minutes a budget); it is measured in
 parts (``--models``, ``--budget``). Measured 2026-12-08 on this project's 2-core machine (AMD EPYC;
 torch 2.14.1; ``--threads 1``; two parts at a time, one per core, load 2.0-2.2; within a part the arms
 alternate seed by seed, so they share the machine's state). The two rows marked * were rerun with

@@ -51,9 +51,8 @@ class Exported:
     storage: str  # "fp32" or "fp16" (weights; the arithmetic is fp32 either way)
     max_diff: float  # measured |onnxruntime - PyTorch| on the check picture
     params: int  # parameters of the layers the file computes with
-    reference: tuple[
-        np.ndarray, np.ndarray
-    ]  # the first output for the check picture: onnxruntime's, PyTorch's
+    # The first output for the check picture: onnxruntime's, then PyTorch's.
+    reference: tuple[np.ndarray, np.ndarray]
 
 
 class _Live(nn.Module):

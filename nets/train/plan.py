@@ -256,8 +256,8 @@ _DEFAULT_EPOCHS, _DEFAULT_BATCH, _DEFAULT_SIZE = 5, 64, 128
 def settle(config: TrainConfig, plan: Plan | None = None, family: str | None = None) -> TrainConfig:
     """``config`` with every setting it left as None decided: what is given wins, then the budget's
     ``plan``, then fit's defaults; the learning rate from ``default_lr`` (for the model's ``family``),
-    weight decay by optimizer, and
-    augmentation and label smoothing from ``brief_recipe`` for that many epochs."""
+    weight decay by optimizer, and augmentation and label smoothing from ``brief_recipe`` for that many
+    epochs."""
 
     def given(value, otherwise):
         return otherwise if value is None else value
