@@ -562,6 +562,19 @@ def test_fit_defaults_are_the_brief_recipe_for_brief_runs():
     named.name = "efficientnet_b0"  # fit finds the family by the registry name nets.build gives a model
     assert fit(named, make_data(), 1, **unset).config["lr"] == pytest.approx(default_lr("sgd", 16) / 2)
     assert fit(named, make_data(), 1, **FAST).config["lr"] == FAST["lr"]  # a given lr still wins
+    # EfficientNet's SGD runs also warm up for 30 % of the run and drop label smoothing (bench/recipe.py)
+    from nets.train import TrainConfig, settle
+
+    sgd, adamw = TrainConfig(epochs=5), TrainConfig(epochs=5, optimizer="adamw")
+    effnet, resnet = settle(sgd, family="efficientnet"), settle(sgd, family="resnet")
+    assert (effnet.warmup_epochs, effnet.label_smoothing) == (pytest.approx(1.5), 0.0)
+    assert (resnet.warmup_epochs, resnet.label_smoothing) == (1.0, 0.1)
+    assert settle(adamw, family="efficientnet").label_smoothing == 0.1  # measured with SGD only
+    budget = plan_budget("brief", "cpu", "efficientnet_b0")
+    assert settle(TrainConfig(), budget, "efficientnet").warmup_epochs == pytest.approx(0.3 * budget.epochs)
+    given = settle(TrainConfig(epochs=5, warmup_epochs=0.5, label_smoothing=0.2), family="efficientnet")
+    assert (given.warmup_epochs, given.label_smoothing) == (0.5, 0.2)  # what is given still wins
+    assert fit(named, make_data(), 1, **unset).config["label_smoothing"] == 0.0
 
 
 def test_the_recipe_benchmarks_plain_loop_learns():

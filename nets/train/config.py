@@ -65,7 +65,8 @@ class TrainConfig:
     """How ``fit`` trains: every setting, checked when the object is made (see ``fit`` for what each
     does). ``None`` means "decide when the run is planned": from the budget's plan, else 5 epochs,
     batch 64, 128 px; ``lr`` from ``default_lr``; ``weight_decay`` 5e-4 (SGD) or 0.05 (AdamW); warmup a
-    quarter of the run, at most one epoch; the augmentation and label smoothing from ``brief_recipe``.
+    quarter of the run, at most one epoch; the augmentation and label smoothing from ``brief_recipe``
+    (an EfficientNet's SGD run: 30 % warm-up, no smoothing; see ``settle``).
     """
 
     epochs: int | None = _setting(check=check_int, resume=True)

@@ -47,11 +47,13 @@ def fit(
     x batch/128 for VGG and EfficientNet, see ``default_lr``) and 2e-3 x batch/128 for AdamW;
     ``weight_decay`` to 5e-4 (SGD) or 0.05 (AdamW), applied to weights only, not to biases and norm
     parameters. ``schedule`` is ``"onecycle"`` (warm up from lr/25 to lr, then cosine down to ~0) or
-    ``"cosine"`` (linear warmup from 0, cosine to 0), stepped per batch; ``warmup_epochs`` defaults to a quarter of the run, at most one epoch. ``amp="auto"``: bf16
+    ``"cosine"`` (linear warmup from 0, cosine to 0), stepped per batch; ``warmup_epochs`` defaults to
+    a quarter of the run, at most one epoch (a budget's plan says one epoch). ``amp="auto"``: bf16
     autocast on CUDA GPUs that have it, else fp16 with a GradScaler; off on CPU and MPS ("bf16",
     "fp16", "off" force a choice). ``label_smoothing``, ``crop_scale`` (training crops' area),
     ``shift`` (how far crops move, a fraction of the side) and ``eval_crop`` (evaluation's centre
-    crop) default to :func:`brief_recipe`'s for ``epochs``.
+    crop) default to :func:`brief_recipe`'s for ``epochs``. An EfficientNet trained with SGD warms up
+    for 30 % of the run and has no label smoothing (see ``settle``).
 
     ``out``: folder for ``checkpoint.pt`` and ``metrics.json`` (written after every epoch, atomically;
     the checkpoint carries a SHA-256 of its contents, checked when it is read); ``resume=True``
