@@ -44,7 +44,7 @@ def fit(
     here win over ``config``'s. Defaults: 5 epochs, batch 64, 128 px; ``budget="brief"`` chooses
     epochs, size, batch and a data subset for the device instead (see ``plan_budget``; settings given
     explicitly still win). ``lr`` defaults to 0.05 x batch/128 for Nesterov SGD (momentum 0.9; 0.025
-    x batch/128 for VGG and EfficientNet, see ``default_lr``) and 2e-3 x batch/128 for AdamW;
+    x batch/128 for ResNet, VGG and EfficientNet, see ``default_lr``) and 2e-3 x batch/128 for AdamW;
     ``weight_decay`` to 5e-4 (SGD) or 0.05 (AdamW), applied to weights only, not to biases and norm
     parameters. ``schedule`` is ``"onecycle"`` (warm up from lr/25 to lr, then cosine down to ~0) or
     ``"cosine"`` (linear warmup from 0, cosine to 0), stepped per batch; ``warmup_epochs`` defaults to
