@@ -246,8 +246,8 @@ def default_lr(optimizer: str, batch_size: int, family: str | None = None) -> fl
     and GoogLeNet at 0.1 x batch/128 went from 75.9 % to 57.9 % when a few pixels at the image border
     were sampled differently: the edge of stability. The smaller rate keeps runs away from it.
 
-    ResNet, VGG and EfficientNet sit closer to that edge, and get half the rate. Chosen on held-out training
-    images (bench/recipe.py: 1,000 of its 5,000, never the validation images it reports):
+    ResNet, VGG and EfficientNet sit closer to that edge, and get half the rate. Chosen on held-out
+    training images (bench/recipe.py: 1,000 of its 5,000, never the validation images it reports):
     - VGG-11-BN, 5 epochs at batch 128: the plain loop scored 75.3 % at 0.025 x batch/128 and 38.5 %
       at 0.05; at 0.1 and 0.2 it stayed at chance.
     - EfficientNet-B0, 3 epochs at batch 64: fit scored 42.5 / 49.8 / 56.0 % (seeds 0, 1, 2) at
@@ -290,10 +290,9 @@ def settle(config: TrainConfig, plan: Plan | None = None, family: str | None = N
     batch_size = given(config.batch_size, plan.batch_size if plan else _DEFAULT_BATCH)
     recipe = brief_recipe(epochs)
     sgd = _SGD_BY_FAMILY.get(family, _SGDRecipe()) if config.optimizer == "sgd" else _SGDRecipe()
-    if sgd.warmup is not None:  # the family's own, measured: it wins over the budget's generic one
-        warmup = given(config.warmup_epochs, sgd.warmup * epochs)
-    else:
-        warmup = given(config.warmup_epochs, plan.warmup_epochs if plan else min(1.0, epochs / 4))
+    generic = plan.warmup_epochs if plan else min(1.0, epochs / 4)
+    # A family's own warm-up was measured for it, so it wins over the budget's generic one.
+    warmup = given(config.warmup_epochs, generic if sgd.warmup is None else sgd.warmup * epochs)
     smoothing = recipe.label_smoothing if sgd.label_smoothing is None else sgd.label_smoothing
     return config.replace(
         epochs=epochs,
